@@ -1,0 +1,130 @@
+//! Opening the store: URL → backend, pool settings, migrations.
+
+use crate::{Store, StoreError};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::Executor;
+use std::path::Path;
+use std::time::Duration;
+
+pub const DEFAULT_SQLITE_PATH: &str = "./kruispunt-data/kruispunt.db";
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
+}
+
+/// Normalises what a user passes as `--database` into a sqlx URL.
+/// Accepts `postgres://`, `postgresql://`, `sqlite://PATH`, `sqlite:PATH`
+/// or a plain file path (SQLite).
+fn normalise(url: &str) -> Result<(Backend, String, Option<String>), StoreError> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(StoreError::Config("the database URL is empty".into()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned(), None));
+    }
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        return Err(StoreError::Config(
+            "the database URL must start with postgres:// or sqlite://, or be a file path".into(),
+        ));
+    }
+    let path_and_query = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    if path.is_empty() {
+        return Err(StoreError::Config("the SQLite path is empty".into()));
+    }
+    let mut full = format!("sqlite://{path}");
+    match query {
+        Some(q) if q.contains("mode=") => full.push_str(&format!("?{q}")),
+        Some(q) => full.push_str(&format!("?{q}&mode=rwc")),
+        None => full.push_str("?mode=rwc"),
+    }
+    Ok((Backend::Sqlite, full, Some(path.to_owned())))
+}
+
+impl Store {
+    /// Opens (and creates, for SQLite) the store at `url` and runs the
+    /// embedded migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Self::open_with(url, None).await
+    }
+
+    /// Like [`Store::open`] with an explicit pool size.
+    pub async fn open_with(url: &str, max_connections: Option<u32>) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let (backend, url, sqlite_path) = normalise(url)?;
+        if let Some(path) = &sqlite_path {
+            if let Some(dir) = Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Config(format!("cannot create the data directory: {e}")))?;
+                }
+            }
+        }
+        let options = AnyPoolOptions::new()
+            .max_connections(max_connections.unwrap_or(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            }))
+            .acquire_timeout(Duration::from_secs(30));
+        let options = match backend {
+            Backend::Sqlite => options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers proceed during writes; FULL makes
+                    // every acknowledged commit survive power loss, not
+                    // only a process crash; busy_timeout queues writers.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        let pool = options.connect(&url).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        let store = Store { pool, backend };
+        store.seed_sectors().await?;
+        Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(normalise("postgres://u@h/db").unwrap().0, Backend::Postgres);
+        let (b, u, p) = normalise("./data/k.db").unwrap();
+        assert_eq!((b, u.as_str(), p.as_deref()), (Backend::Sqlite, "sqlite://./data/k.db?mode=rwc", Some("./data/k.db")));
+        assert_eq!(normalise("sqlite:///tmp/x.db").unwrap().1, "sqlite:///tmp/x.db?mode=rwc");
+        assert!(normalise("mysql://x").is_err());
+        assert!(normalise("").is_err());
+    }
+}

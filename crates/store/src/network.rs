@@ -1,0 +1,181 @@
+//! The network's public authorizations and the persons part of the
+//! reference directory (who holds a file on whom, in which capacity, when).
+
+use crate::registers::placeholders as values_placeholders;
+use crate::{Store, StoreError};
+use kruispunt_domain::clock::Timestamp;
+use sqlx::{AssertSqlSafe, Row};
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct NewAuthorization {
+    pub id: String,
+    pub institution: String,
+    pub service: String,
+    pub purpose: String,
+    pub integration_check: bool,
+    pub deliberation: Option<String>,
+    pub valid_from: String,
+    pub valid_to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRow {
+    pub id: String,
+    pub institution: String,
+    pub service: String,
+    pub purpose: String,
+    pub integration_check: bool,
+    pub deliberation: Option<String>,
+    pub valid_from: String,
+    pub valid_to: Option<String>,
+    pub granted_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+fn authorization_from(r: &AnyRow) -> Result<AuthorizationRow, sqlx::Error> {
+    Ok(AuthorizationRow {
+        id: r.try_get("id")?,
+        institution: r.try_get("institution")?,
+        service: r.try_get("service")?,
+        purpose: r.try_get("purpose")?,
+        integration_check: r.try_get::<i64, _>("integration_check")? != 0,
+        deliberation: r.try_get("deliberation")?,
+        valid_from: r.try_get("valid_from")?,
+        valid_to: r.try_get("valid_to")?,
+        granted_at: r.try_get("granted_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+/// A reference to register. The SSIN is canonical text (already parsed).
+#[derive(Debug, Clone)]
+pub struct NewReference {
+    pub id: String,
+    pub institution: String,
+    pub ssin: String,
+    pub capacity: u16,
+    pub start_date: String,
+    pub end_date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceRow {
+    pub id: String,
+    pub institution: String,
+    pub ssin: String,
+    pub capacity: u16,
+    pub start_date: String,
+    pub end_date: Option<String>,
+    pub registered_at: i64,
+    pub unregistered_at: Option<i64>,
+}
+
+const AUTH_BULK_ROWS: usize = 300;
+const REF_BULK_ROWS: usize = 800;
+
+impl Store {
+    pub async fn insert_authorizations(&self, rows: &[NewAuthorization], now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(AUTH_BULK_ROWS) {
+            let sql = format!(
+                "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
+                 valid_from, valid_to, granted_at) VALUES {}",
+                values_placeholders(chunk.len(), 9)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for a in chunk {
+                q = q
+                    .bind(a.id.clone())
+                    .bind(a.institution.clone())
+                    .bind(a.service.clone())
+                    .bind(a.purpose.clone())
+                    .bind(i64::from(a.integration_check))
+                    .bind(a.deliberation.clone())
+                    .bind(a.valid_from.clone())
+                    .bind(a.valid_to.clone())
+                    .bind(now.millis());
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::conflict_or(e, "this authorization"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The public register, in grant order.
+    pub async fn authorizations(&self) -> Result<Vec<AuthorizationRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM authorizations ORDER BY granted_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(authorization_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn count_authorizations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM authorizations")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    pub async fn insert_references(&self, rows: &[NewReference], now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(REF_BULK_ROWS) {
+            let sql = format!(
+                "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \
+                 VALUES {}",
+                values_placeholders(chunk.len(), 7)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.id.clone())
+                    .bind(r.institution.clone())
+                    .bind(r.ssin.clone())
+                    .bind(i64::from(r.capacity))
+                    .bind(r.start_date.clone())
+                    .bind(r.end_date.clone())
+                    .bind(now.millis());
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::conflict_or(e, "this reference"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The references an institution holds on a person (active or not).
+    pub async fn references_of(&self, institution: &str, ssin: &str) -> Result<Vec<ReferenceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM person_references WHERE institution = $1 AND ssin = $2 ORDER BY start_date, id",
+        )
+        .bind(institution.to_owned())
+        .bind(ssin.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReferenceRow {
+                    id: r.try_get("id")?,
+                    institution: r.try_get("institution")?,
+                    ssin: r.try_get("ssin")?,
+                    capacity: r.try_get::<i64, _>("capacity")? as u16,
+                    start_date: r.try_get("start_date")?,
+                    end_date: r.try_get("end_date")?,
+                    registered_at: r.try_get("registered_at")?,
+                    unregistered_at: r.try_get("unregistered_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn count_references(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM person_references")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+}

@@ -1,0 +1,322 @@
+//! The authentic-source registers: National Register (and bis register),
+//! employer directory, institutions, sectors and capacity codes.
+
+use crate::{Store, StoreError};
+use kruispunt_domain::clock::{Timestamp, parse_date};
+use kruispunt_domain::ids::{EmployerId, EnterpriseNumber, Sex, Ssin};
+use kruispunt_domain::registers::{Address, CountryCode, Employer, Institution, InstitutionCode, Person};
+use kruispunt_domain::sectors::{CAPACITIES, GENERIC_CAPACITIES, SECTORS};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+/// Rows per multi-row INSERT in bulk loads (14 columns: well under the
+/// SQLite and PostgreSQL parameter limits).
+const BULK_ROWS: usize = 400;
+
+const PERSON_COLUMNS: &str = "ssin, last_name, first_name, birth_date, sex, nationality, street, house_number, \
+     postal_code, municipality, country, death_date, is_bis, updated_at";
+
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+
+fn person_upsert_tail() -> &'static str {
+    " ON CONFLICT (ssin) DO UPDATE SET last_name = excluded.last_name, first_name = excluded.first_name, \
+     birth_date = excluded.birth_date, sex = excluded.sex, nationality = excluded.nationality, \
+     street = excluded.street, house_number = excluded.house_number, postal_code = excluded.postal_code, \
+     municipality = excluded.municipality, country = excluded.country, death_date = excluded.death_date, \
+     updated_at = excluded.updated_at"
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind_person<'q>(q: AnyQuery<'q>, p: &Person, now: Timestamp) -> AnyQuery<'q> {
+    let a = p.address.as_ref();
+    q.bind(p.ssin.to_string())
+        .bind(p.last_name.clone())
+        .bind(p.first_name.clone())
+        .bind(p.birth_date_text())
+        .bind(p.sex.map(|s| s.code().to_owned()))
+        .bind(p.nationality.map(|n| n.as_str().to_owned()))
+        .bind(a.map(|a| a.street.clone()))
+        .bind(a.map(|a| a.house_number.clone()))
+        .bind(a.map(|a| a.postal_code.clone()))
+        .bind(a.map(|a| a.municipality.clone()))
+        .bind(a.map(|a| a.country.clone()))
+        .bind(p.death_date_text())
+        .bind(i64::from(p.ssin.is_bis()))
+        .bind(now.millis())
+}
+
+fn address_from(row: &AnyRow) -> Result<Option<Address>, sqlx::Error> {
+    let street: Option<String> = row.try_get("street")?;
+    Ok(match street {
+        None => None,
+        Some(street) => Some(Address {
+            street,
+            house_number: row.try_get::<Option<String>, _>("house_number")?.unwrap_or_default(),
+            postal_code: row.try_get::<Option<String>, _>("postal_code")?.unwrap_or_default(),
+            municipality: row.try_get::<Option<String>, _>("municipality")?.unwrap_or_default(),
+            country: row.try_get::<Option<String>, _>("country")?.unwrap_or_default(),
+        }),
+    })
+}
+
+fn person_from(row: &AnyRow) -> Result<Person, StoreError> {
+    let corrupt = |_| StoreError::Corrupt("persons");
+    let ssin: String = row.try_get("ssin")?;
+    let date = |col: &str| -> Result<Option<time::Date>, StoreError> {
+        let v: Option<String> = row.try_get(col)?;
+        v.map(|d| parse_date(col, &d).map_err(|_| StoreError::Corrupt("persons")))
+            .transpose()
+    };
+    Ok(Person {
+        ssin: Ssin::parse(&ssin).map_err(corrupt)?,
+        last_name: row.try_get("last_name")?,
+        first_name: row.try_get("first_name")?,
+        birth_date: date("birth_date")?,
+        sex: row
+            .try_get::<Option<String>, _>("sex")?
+            .map(|s| s.parse::<Sex>().map_err(|_| StoreError::Corrupt("persons")))
+            .transpose()?,
+        nationality: row
+            .try_get::<Option<String>, _>("nationality")?
+            .map(|n| CountryCode::parse("nationality", &n).map_err(|_| StoreError::Corrupt("persons")))
+            .transpose()?,
+        address: address_from(row)?,
+        death_date: date("death_date")?,
+    })
+}
+
+fn employer_from(row: &AnyRow) -> Result<Employer, StoreError> {
+    let id: i64 = row.try_get("employer_id")?;
+    let en: String = row.try_get("enterprise_number")?;
+    Ok(Employer {
+        employer_id: EmployerId::from_value(id as u64).map_err(|_| StoreError::Corrupt("employers"))?,
+        enterprise_number: EnterpriseNumber::parse(&en).map_err(|_| StoreError::Corrupt("employers"))?,
+        name: row.try_get("name")?,
+        joint_committee: row.try_get("joint_committee")?,
+        address: address_from(row)?,
+        active: row.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+fn institution_from(row: &AnyRow) -> Result<Institution, StoreError> {
+    let code: String = row.try_get("code")?;
+    let sector: Option<i64> = row.try_get("sector")?;
+    Ok(Institution {
+        code: InstitutionCode::parse(&code).map_err(|_| StoreError::Corrupt("institutions"))?,
+        name: row.try_get("name")?,
+        sector: sector.map(|s| s as u16),
+        webhook_url: row.try_get("webhook_url")?,
+    })
+}
+
+impl Store {
+    /// Inserts the person, or replaces the data of the person with that SSIN
+    /// (the National Register is the authentic source; the latest wins).
+    pub async fn upsert_person(&self, p: &Person, now: Timestamp) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO persons ({PERSON_COLUMNS}) VALUES {}{}",
+            placeholders(1, 14),
+            person_upsert_tail()
+        );
+        bind_person(sqlx::query(AssertSqlSafe(sql)), p, now).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Loads many persons in one transaction (all or nothing).
+    pub async fn bulk_upsert_persons(&self, persons: &[Person], now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in persons.chunks(BULK_ROWS) {
+            let sql = format!(
+                "INSERT INTO persons ({PERSON_COLUMNS}) VALUES {}{}",
+                placeholders(chunk.len(), 14),
+                person_upsert_tail()
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for p in chunk {
+                q = bind_person(q, p, now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn person(&self, ssin: &Ssin) -> Result<Option<Person>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM persons WHERE ssin = $1")))
+            .bind(ssin.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(person_from).transpose()
+    }
+
+    pub async fn count_persons(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM persons")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    pub async fn insert_employer(&self, e: &Employer, now: Timestamp) -> Result<(), StoreError> {
+        self.bulk_insert_employers(std::slice::from_ref(e), now).await
+    }
+
+    pub async fn bulk_insert_employers(&self, employers: &[Employer], now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in employers.chunks(BULK_ROWS) {
+            let sql = format!(
+                "INSERT INTO employers (employer_id, enterprise_number, name, joint_committee, street, house_number, \
+                 postal_code, municipality, country, active, updated_at) VALUES {}",
+                placeholders(chunk.len(), 11)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for e in chunk {
+                let a = e.address.as_ref();
+                q = q
+                    .bind(e.employer_id.as_i64())
+                    .bind(e.enterprise_number.to_string())
+                    .bind(e.name.clone())
+                    .bind(e.joint_committee.clone())
+                    .bind(a.map(|a| a.street.clone()))
+                    .bind(a.map(|a| a.house_number.clone()))
+                    .bind(a.map(|a| a.postal_code.clone()))
+                    .bind(a.map(|a| a.municipality.clone()))
+                    .bind(a.map(|a| a.country.clone()))
+                    .bind(i64::from(e.active))
+                    .bind(now.millis());
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(|err| StoreError::conflict_or(err, "an employer with this ONSS or enterprise number"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn employer(&self, id: EmployerId) -> Result<Option<Employer>, StoreError> {
+        let row = sqlx::query("SELECT * FROM employers WHERE employer_id = $1")
+            .bind(id.as_i64())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(employer_from).transpose()
+    }
+
+    pub async fn employer_by_enterprise(&self, en: EnterpriseNumber) -> Result<Option<Employer>, StoreError> {
+        let row = sqlx::query("SELECT * FROM employers WHERE enterprise_number = $1")
+            .bind(en.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(employer_from).transpose()
+    }
+
+    pub async fn count_employers(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM employers")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    pub async fn insert_institution(&self, i: &Institution, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO institutions (code, name, sector, webhook_url, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(i.code.to_string())
+            .bind(i.name.clone())
+            .bind(i.sector.map(i64::from))
+            .bind(i.webhook_url.clone())
+            .bind(now.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "an institution with this code"))?;
+        Ok(())
+    }
+
+    pub async fn institution(&self, code: &InstitutionCode) -> Result<Option<Institution>, StoreError> {
+        let row = sqlx::query("SELECT code, name, sector, webhook_url FROM institutions WHERE code = $1")
+            .bind(code.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(institution_from).transpose()
+    }
+
+    pub async fn institutions(&self) -> Result<Vec<Institution>, StoreError> {
+        let rows = sqlx::query("SELECT code, name, sector, webhook_url FROM institutions ORDER BY code")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(institution_from).collect()
+    }
+
+    /// Makes sure the built-in sectors and capacity codes exist; rows an
+    /// operator added or relabelled are left alone.
+    pub(crate) async fn seed_sectors(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for s in SECTORS {
+            sqlx::query("INSERT INTO sectors (sector, name) VALUES ($1, $2) ON CONFLICT (sector) DO NOTHING")
+                .bind(i64::from(s.code))
+                .bind(s.name_en)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let generic = SECTORS
+            .iter()
+            .flat_map(|s| GENERIC_CAPACITIES.iter().map(move |&(code, label)| (s.code, code, label)));
+        let specific = CAPACITIES.iter().map(|c| (c.sector, c.code, c.label_en));
+        for (sector, code, label) in specific.chain(generic) {
+            sqlx::query(
+                "INSERT INTO capacities (sector, capacity, label) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sector, capacity) DO NOTHING",
+            )
+            .bind(i64::from(sector))
+            .bind(i64::from(code))
+            .bind(label)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds or relabels a capacity code of a sector (operator action).
+    pub async fn upsert_capacity(&self, sector: u16, capacity: u16, label: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sectors (sector, name) VALUES ($1, $2) ON CONFLICT (sector) DO NOTHING")
+            .bind(i64::from(sector))
+            .bind(format!("Sector {sector}"))
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO capacities (sector, capacity, label) VALUES ($1, $2, $3) \
+             ON CONFLICT (sector, capacity) DO UPDATE SET label = excluded.label",
+        )
+        .bind(i64::from(sector))
+        .bind(i64::from(capacity))
+        .bind(label.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn capacity_exists(&self, sector: u16, capacity: u16) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 AS one FROM capacities WHERE sector = $1 AND capacity = $2")
+            .bind(i64::from(sector))
+            .bind(i64::from(capacity))
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+}

@@ -1,0 +1,127 @@
+//! Fresh, isolated stores for tests: a new SQLite file, or a new database
+//! on the PostgreSQL server named by `KRUISPUNT_TEST_DATABASE_URL`.
+//!
+//! The same test suites run on both backends: CI runs them once without the
+//! variable (SQLite) and once with it pointing at PostgreSQL.
+
+use crate::{Store, StoreError};
+use sqlx::{AssertSqlSafe, Connection};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The environment variable selecting PostgreSQL for tests.
+pub const TEST_DATABASE_ENV: &str = "KRUISPUNT_TEST_DATABASE_URL";
+
+/// A unique name for this process and call (tests run in parallel).
+fn unique_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::UNIX_EPOCH.elapsed().map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("kp_test_{}_{}_{}", std::process::id(), nanos, n)
+}
+
+/// A database URL for a fresh, empty database (created, not yet migrated).
+pub async fn fresh_database_url() -> Result<String, StoreError> {
+    sqlx::any::install_default_drivers();
+    match std::env::var(TEST_DATABASE_ENV) {
+        Ok(base) if base.starts_with("postgres") => {
+            let name = unique_name();
+            let mut conn = sqlx::AnyConnection::connect(&base).await?;
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+            conn.close().await?;
+            // Replace the database name (the last path segment).
+            let (head, tail) = base.rsplit_once('/').ok_or_else(|| StoreError::Config("bad test URL".into()))?;
+            let query = tail.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            Ok(format!("{head}/{name}{query}"))
+        }
+        _ => {
+            let dir = std::env::temp_dir().join("kruispunt-tests");
+            std::fs::create_dir_all(&dir).map_err(|e| StoreError::Config(e.to_string()))?;
+            Ok(format!("sqlite://{}/{}.db", dir.display(), unique_name()))
+        }
+    }
+}
+
+/// A freshly migrated store on its own database.
+pub async fn fresh_store() -> Result<(Store, String), StoreError> {
+    let url = fresh_database_url().await?;
+    let store = Store::open(&url).await?;
+    Ok((store, url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kruispunt_domain::clock::Timestamp;
+    use kruispunt_domain::registers::{EmployerInput, Institution, PersonInput};
+
+    fn now() -> Timestamp {
+        Timestamp(1_796_000_000_000)
+    }
+
+    #[tokio::test]
+    async fn registers_round_trip_on_this_backend() {
+        let (store, _) = fresh_store().await.unwrap();
+        let p = PersonInput {
+            ssin: "93051822361".into(),
+            last_name: "Peeters".into(),
+            first_name: "Jan".into(),
+            birth_date: Some("1993-05-18".into()),
+            sex: Some("M".into()),
+            nationality: Some("BE".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        store.upsert_person(&p, now()).await.unwrap();
+        assert_eq!(store.person(&p.ssin).await.unwrap(), Some(p.clone()));
+        // Upsert replaces (the register is the authentic source).
+        let mut p2 = p.clone();
+        p2.last_name = "Janssens".into();
+        store.upsert_person(&p2, now()).await.unwrap();
+        assert_eq!(store.person(&p.ssin).await.unwrap().unwrap().last_name, "Janssens");
+        assert_eq!(store.count_persons().await.unwrap(), 1);
+
+        let e = EmployerInput {
+            employer_id: "935467".into(),
+            enterprise_number: "0403170701".into(),
+            name: "Brasserie".into(),
+            joint_committee: Some("302".into()),
+            address: None,
+        }
+        .validate()
+        .unwrap();
+        store.insert_employer(&e, now()).await.unwrap();
+        assert!(matches!(store.insert_employer(&e, now()).await, Err(StoreError::Conflict { .. })));
+        assert_eq!(store.employer(e.employer_id).await.unwrap(), Some(e.clone()));
+        assert_eq!(store.employer_by_enterprise(e.enterprise_number).await.unwrap(), Some(e));
+
+        let i = Institution::new("ONEM", "Office national de l'emploi", Some(18), None).unwrap();
+        store.insert_institution(&i, now()).await.unwrap();
+        assert!(matches!(store.insert_institution(&i, now()).await, Err(StoreError::Conflict { .. })));
+        assert_eq!(store.institutions().await.unwrap(), vec![i]);
+        assert!(store.capacity_exists(18, 1).await.unwrap());
+        assert!(!store.capacity_exists(18, 77).await.unwrap());
+        store.upsert_capacity(18, 77, "Test capacity").await.unwrap();
+        assert!(store.capacity_exists(18, 77).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn jti_replay_is_refused_until_expiry() {
+        let (store, _) = fresh_store().await.unwrap();
+        let exp = now().plus_seconds(60);
+        assert!(store.remember_jti("c1", "j1", exp, now()).await.unwrap());
+        assert!(!store.remember_jti("c1", "j1", exp, now()).await.unwrap());
+        assert!(store.remember_jti("c2", "j1", exp, now()).await.unwrap(), "jti is per client");
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_reruns_no_migration() {
+        let (store, url) = fresh_store().await.unwrap();
+        let i = Institution::new("CPAS-LIEGE", "CPAS de Liège", Some(17), None).unwrap();
+        store.insert_institution(&i, now()).await.unwrap();
+        store.close().await;
+        let again = Store::open(&url).await.unwrap();
+        assert_eq!(again.institutions().await.unwrap().len(), 1);
+    }
+}
