@@ -75,13 +75,21 @@ const AUTH_BULK_ROWS: usize = 300;
 const REF_BULK_ROWS: usize = 800;
 
 impl Store {
-    pub async fn insert_authorizations(&self, rows: &[NewAuthorization], now: Timestamp) -> Result<(), StoreError> {
+    /// Inserts authorizations in one transaction; with `skip_existing`, ids
+    /// that exist are left alone (idempotent loads).
+    pub async fn insert_authorizations(
+        &self,
+        rows: &[NewAuthorization],
+        skip_existing: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(AUTH_BULK_ROWS) {
             let sql = format!(
                 "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
-                 valid_from, valid_to, granted_at) VALUES {}",
-                values_placeholders(chunk.len(), 9)
+                 valid_from, valid_to, granted_at) VALUES {}{}",
+                values_placeholders(chunk.len(), 9),
+                if skip_existing { " ON CONFLICT DO NOTHING" } else { "" }
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for a in chunk {
@@ -119,13 +127,19 @@ impl Store {
             .try_get("n")?)
     }
 
-    pub async fn insert_references(&self, rows: &[NewReference], now: Timestamp) -> Result<(), StoreError> {
+    pub async fn insert_references(
+        &self,
+        rows: &[NewReference],
+        skip_existing: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(REF_BULK_ROWS) {
             let sql = format!(
                 "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \
-                 VALUES {}",
-                values_placeholders(chunk.len(), 7)
+                 VALUES {}{}",
+                values_placeholders(chunk.len(), 7),
+                if skip_existing { " ON CONFLICT DO NOTHING" } else { "" }
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for r in chunk {

@@ -176,16 +176,25 @@ impl Store {
     }
 
     pub async fn insert_employer(&self, e: &Employer, now: Timestamp) -> Result<(), StoreError> {
-        self.bulk_insert_employers(std::slice::from_ref(e), now).await
+        self.bulk_insert_employers(std::slice::from_ref(e), false, now).await
     }
 
-    pub async fn bulk_insert_employers(&self, employers: &[Employer], now: Timestamp) -> Result<(), StoreError> {
+    /// Inserts employers in one transaction. With `skip_existing`, rows
+    /// whose ONSS or enterprise number exists are left as they are
+    /// (idempotent loads); otherwise they are a conflict.
+    pub async fn bulk_insert_employers(
+        &self,
+        employers: &[Employer],
+        skip_existing: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in employers.chunks(BULK_ROWS) {
             let sql = format!(
                 "INSERT INTO employers (employer_id, enterprise_number, name, joint_committee, street, house_number, \
-                 postal_code, municipality, country, active, updated_at) VALUES {}",
-                placeholders(chunk.len(), 11)
+                 postal_code, municipality, country, active, updated_at) VALUES {}{}",
+                placeholders(chunk.len(), 11),
+                if skip_existing { " ON CONFLICT DO NOTHING" } else { "" }
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for e in chunk {
@@ -235,7 +244,15 @@ impl Store {
     }
 
     pub async fn insert_institution(&self, i: &Institution, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO institutions (code, name, sector, webhook_url, created_at) VALUES ($1, $2, $3, $4, $5)")
+        self.insert_institution_with(i, false, now).await
+    }
+
+    pub async fn insert_institution_with(&self, i: &Institution, skip_existing: bool, now: Timestamp) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO institutions (code, name, sector, webhook_url, created_at) VALUES ($1, $2, $3, $4, $5){}",
+            if skip_existing { " ON CONFLICT DO NOTHING" } else { "" }
+        );
+        sqlx::query(AssertSqlSafe(sql))
             .bind(i.code.to_string())
             .bind(i.name.clone())
             .bind(i.sector.map(i64::from))

@@ -1,1 +1,42 @@
+//! The HTTP interface of kruispunt. The only crate that knows JSON-over-HTTP:
+//! routing, extractors, the error envelope, authentication of requests,
+//! metrics and the OpenAPI document.
 
+mod auth;
+mod error;
+mod extract;
+mod middleware;
+pub mod openapi;
+mod routes;
+mod state;
+pub mod telemetry;
+
+pub use error::{ApiError, ErrorBody};
+pub use state::{AppState, WebConfig};
+
+use axum::Router;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// The whole application router with its middleware stack.
+pub fn router(state: AppState) -> Router {
+    let config = state.config().clone();
+    let app = Router::new()
+        .merge(routes::system::router())
+        .merge(routes::oauth::router())
+        .fallback(routes::system::not_found)
+        .with_state(state.clone());
+    middleware::apply(app, state, &config)
+}
+
+/// Serves until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,56 @@
+//! Authentication of API requests: a bearer access token issued by this
+//! server, verified on every request.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use kruispunt_domain::principal::{Principal, Scope};
+use kruispunt_security::AuthError;
+
+/// The verified caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub scopes: Vec<Scope>,
+}
+
+impl Caller {
+    /// Refuses (403) a token without `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("this operation needs a token with the scope {}", scope.as_str()),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing_token", "send an access token: Authorization: Bearer <token>"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the Authorization header must be: Bearer <token>"))?;
+        let now = state.now();
+        let verified = match state.keys().verify(token, now) {
+            Err(AuthError::UnknownKey) if state.reload_keys().await? => state.keys().verify(token, now),
+            other => other,
+        }?;
+        Ok(Caller { principal: verified.principal, scopes: verified.scopes })
+    }
+}

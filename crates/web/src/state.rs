@@ -1,0 +1,129 @@
+//! Shared application state: the store, the clock, entropy, the signing key
+//! ring, configuration.
+
+use crate::error::ApiError;
+use kruispunt_domain::clock::{Clock, Entropy, Timestamp};
+use kruispunt_security::access_token::{KeyMaterial, KeyRing};
+use kruispunt_store::{SigningKeyRow, Store};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// HTTP settings. Defaults are the production ones.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The public base URL (e.g. `https://kruispunt.example`). When set, the
+    /// token endpoint's audience is built from it; otherwise from the Host
+    /// header the client used, over plain http.
+    pub public_url: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Time after which a request is answered 503 with a coded error.
+    pub request_timeout: Duration,
+    /// Lifetime of tokens issued by the token endpoint, in seconds.
+    pub token_ttl_seconds: i64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            token_ttl_seconds: 600,
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    keys: RwLock<Arc<KeyRing>>,
+    config: WebConfig,
+    /// Last time the ring was reloaded because of an unknown kid (ms), so a
+    /// flood of forged kids cannot turn into a flood of queries.
+    last_reload: std::sync::atomic::AtomicI64,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+fn material(rows: Vec<SigningKeyRow>) -> Vec<KeyMaterial> {
+    rows.into_iter()
+        .map(|r| KeyMaterial { kid: r.kid, seed: r.private_key, public: r.public_der, retired: r.retired_at.is_some() })
+        .collect()
+}
+
+/// Loads the key ring, creating the first key on first start.
+pub async fn load_key_ring(store: &Store, clock: &dyn Clock, entropy: &dyn Entropy) -> Result<KeyRing, ApiError> {
+    let mut rows = store.signing_keys().await?;
+    if !rows.iter().any(|r| r.retired_at.is_none()) {
+        let k = KeyMaterial::generate(entropy).map_err(|e| ApiError::internal(format!("key generation: {e}")))?;
+        let row = SigningKeyRow {
+            kid: k.kid.clone(),
+            algorithm: kruispunt_security::access_token::ALGORITHM.into(),
+            private_key: k.seed.clone(),
+            public_der: k.public.clone(),
+            created_at: clock.now().millis(),
+            retired_at: None,
+        };
+        store.insert_first_signing_key(&row, clock.now()).await?;
+        rows = store.signing_keys().await?;
+    }
+    KeyRing::new(&material(rows)).map_err(|e| ApiError::internal(format!("signing keys: {e}")))
+}
+
+impl AppState {
+    pub async fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        config: WebConfig,
+    ) -> Result<Self, ApiError> {
+        let ring = load_key_ring(&store, clock.as_ref(), entropy.as_ref()).await?;
+        Ok(Self(Arc::new(Inner {
+            store,
+            clock,
+            entropy,
+            keys: RwLock::new(Arc::new(ring)),
+            config,
+            last_reload: std::sync::atomic::AtomicI64::new(0),
+        })))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+    pub fn now(&self) -> Timestamp {
+        self.0.clock.now()
+    }
+    pub fn entropy(&self) -> &dyn Entropy {
+        self.0.entropy.as_ref()
+    }
+    pub fn config(&self) -> &WebConfig {
+        &self.0.config
+    }
+    pub fn keys(&self) -> Arc<KeyRing> {
+        match self.0.keys.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the signing keys (after a rotation by another process), at
+    /// most once per second. Returns whether a reload happened.
+    pub async fn reload_keys(&self) -> Result<bool, ApiError> {
+        use std::sync::atomic::Ordering;
+        let now = self.now().millis();
+        let last = self.0.last_reload.load(Ordering::Relaxed);
+        if now - last < 1000 || self.0.last_reload.compare_exchange(last, now, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+            return Ok(false);
+        }
+        let ring = load_key_ring(&self.0.store, self.0.clock.as_ref(), self.0.entropy.as_ref()).await?;
+        match self.0.keys.write() {
+            Ok(mut g) => *g = Arc::new(ring),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+        }
+        Ok(true)
+    }
+}
