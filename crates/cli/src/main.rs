@@ -1,1 +1,91 @@
-fn main() {}
+//! `kruispunt`: one binary for the server, the admin commands, the demo
+//! loader and the audit check. See `kruispunt --help`.
+
+mod admin;
+mod config;
+mod demo_cmd;
+mod import;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "kruispunt", version, about = "The Belgian social-security network hub: Crossroads Bank, Dimona, portal")]
+pub struct Cli {
+    /// Database URL: a SQLite file path or sqlite:// URL (default
+    /// ./kruispunt-data/kruispunt.db), or postgres://...
+    #[arg(long, global = true, env = "KRUISPUNT_DATABASE_URL", value_name = "URL")]
+    database: Option<String>,
+    /// A TOML configuration file (flags and environment take precedence;
+    /// unknown keys are refused).
+    #[arg(long, global = true, env = "KRUISPUNT_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run everything: APIs, portal, background workers.
+    Serve(serve::ServeArgs),
+    /// Load a deterministic synthetic population.
+    Demo(demo_cmd::DemoArgs),
+    /// Administration: registers, institutions, authorizations, tokens, clients, users, keys.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+/// A failure the user caused (bad argument, unknown reference): exit 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the reason, without a backtrace.
+            let line = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {line}");
+            if e.downcast_ref::<UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = config::FileConfig::load(cli.config.as_deref())?;
+    let database = config::database_url(cli.database.as_deref(), &file);
+    match cli.command {
+        Command::Serve(args) => serve::run(args, &database, &file).await,
+        Command::Demo(args) => {
+            config::init_logging(file.log_format.as_deref(), "warn");
+            demo_cmd::run(args, &database).await
+        }
+        Command::Admin { command } => {
+            config::init_logging(file.log_format.as_deref(), "warn");
+            admin::run(command, &database).await
+        }
+    }
+}

@@ -14,6 +14,8 @@ use kruispunt_security::AuthError;
 pub struct Caller {
     pub principal: Principal,
     pub scopes: Vec<Scope>,
+    /// Expiry of the token, Unix seconds.
+    pub expires_at: i64,
 }
 
 impl Caller {
@@ -51,6 +53,6 @@ impl FromRequestParts<AppState> for Caller {
             Err(AuthError::UnknownKey) if state.reload_keys().await? => state.keys().verify(token, now),
             other => other,
         }?;
-        Ok(Caller { principal: verified.principal, scopes: verified.scopes })
+        Ok(Caller { principal: verified.principal, scopes: verified.scopes, expires_at: verified.expires_at })
     }
 }

@@ -2,9 +2,9 @@
 //! routing, extractors, the error envelope, authentication of requests,
 //! metrics and the OpenAPI document.
 
-mod auth;
+pub mod auth;
 mod error;
-mod extract;
+pub mod extract;
 mod middleware;
 pub mod openapi;
 mod routes;
@@ -12,7 +12,7 @@ mod state;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorBody};
-pub use state::{AppState, WebConfig};
+pub use state::{AppState, WebConfig, load_key_ring};
 
 use axum::Router;
 use std::future::Future;
@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(routes::system::router())
         .merge(routes::oauth::router())
+        .merge(routes::whoami::router())
         .fallback(routes::system::not_found)
         .with_state(state.clone());
     middleware::apply(app, state, &config)

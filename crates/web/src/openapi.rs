@@ -13,11 +13,13 @@ use utoipa::OpenApi;
         crate::routes::system::openapi,
         crate::routes::system::jwks,
         crate::routes::oauth::token,
+        crate::routes::whoami::whoami,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "system", description = "Health, metrics, this document"),
-         (name = "oauth", description = "OAuth2 client credentials with JWT client assertions"))
+         (name = "oauth", description = "OAuth2 client credentials with JWT client assertions"),
+         (name = "identity", description = "Who the caller is"))
 )]
 pub struct ApiDoc;
 

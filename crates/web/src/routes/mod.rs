@@ -1,2 +1,3 @@
 pub mod oauth;
 pub mod system;
+pub mod whoami;

@@ -1,0 +1,95 @@
+//! Configuration: flag > environment > file > default. The file is TOML and
+//! unknown keys are refused (a typo must not silently fall back to a
+//! default).
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database: Option<String>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub body_limit_bytes: Option<usize>,
+    pub request_timeout_seconds: Option<u64>,
+    pub token_ttl_seconds: Option<i64>,
+    /// `json` (default for `serve`) or `text`.
+    pub log_format: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            crate::usage(format!(
+                "configuration file {}: {}",
+                path.display(),
+                e.message()
+            ))
+        })
+    }
+}
+
+pub fn database_url(flag_or_env: Option<&str>, file: &FileConfig) -> String {
+    flag_or_env
+        .map(str::to_owned)
+        .or_else(|| file.database.clone())
+        .unwrap_or_else(|| kruispunt_store::DEFAULT_SQLITE_PATH.to_owned())
+}
+
+/// The URL with any password replaced, for printing.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Structured logs on stderr. `RUST_LOG` overrides the default level.
+pub fn init_logging(format: Option<&str>, default_level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let format = std::env::var("KRUISPUNT_LOG_FORMAT").ok().or(format.map(str::to_owned));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format.as_deref() == Some("text") {
+        builder.try_init()
+    } else {
+        builder.json().flatten_event(true).try_init()
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<FileConfig>("listen = \"x\"\nlisten_adress = \"y\"").unwrap_err();
+        assert!(err.message().contains("listen_adress"));
+    }
+
+    #[test]
+    fn precedence() {
+        let file = FileConfig { database: Some("file.db".into()), ..Default::default() };
+        assert_eq!(database_url(Some("flag.db"), &file), "flag.db");
+        assert_eq!(database_url(None, &file), "file.db");
+        assert_eq!(database_url(None, &FileConfig::default()), kruispunt_store::DEFAULT_SQLITE_PATH);
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("./k.db"), "./k.db");
+    }
+}

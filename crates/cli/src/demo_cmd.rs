@@ -1,0 +1,130 @@
+//! `kruispunt demo` and the `serve --demo` bootstrap.
+
+use crate::admin::{self, open_store};
+use indicatif::{ProgressBar, ProgressStyle};
+use kruispunt_demo::{DemoSpec, LoadSummary};
+use kruispunt_domain::clock::{Clock, Entropy};
+use kruispunt_domain::principal::Principal;
+use kruispunt_domain::registers::InstitutionCode;
+use kruispunt_security::system::SystemClock;
+use kruispunt_store::Store;
+use kruispunt_web::AppState;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Number of persons (National Register and bis numbers).
+    #[arg(long, default_value_t = 1000)]
+    persons: u64,
+    /// Number of employers (at most 100000).
+    #[arg(long, default_value_t = 50)]
+    employers: u64,
+    /// Seed: the same seed always gives the same population.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+pub async fn run(args: DemoArgs, database: &str) -> anyhow::Result<()> {
+    if args.employers > 100_000 {
+        return Err(crate::usage("--employers: at most 100000"));
+    }
+    if args.persons > 20_000_000 {
+        return Err(crate::usage("--persons: at most 20000000"));
+    }
+    let store = open_store(database).await?;
+    let spec = DemoSpec { persons: args.persons, employers: args.employers, seed: args.seed };
+    let started = Instant::now();
+    let summary = load_with_progress(&store, spec).await?;
+    println!(
+        "loaded in {:.1} s: {} persons, {} employers, {} institutions, {} authorizations, {} references (seed {})",
+        started.elapsed().as_secs_f64(),
+        summary.persons,
+        summary.employers,
+        summary.institutions,
+        summary.authorizations,
+        summary.references,
+        args.seed
+    );
+    store.close().await;
+    Ok(())
+}
+
+async fn load_with_progress(store: &Store, spec: DemoSpec) -> anyhow::Result<LoadSummary> {
+    let bar = ProgressBar::new(spec.persons.max(1));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut progress = |what: &str, done: u64, total: u64| {
+        bar.set_message(what.to_owned());
+        bar.set_length(total.max(1));
+        bar.set_position(done);
+    };
+    let summary = kruispunt_demo::load(store, spec, SystemClock.now(), &mut progress).await?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+pub const DEMO_PASSWORD: &str = "kruispunt-demo-2026";
+
+/// `serve --demo`: load the small population on an empty store, then print
+/// tokens and logins for each kind of user.
+pub async fn serve_demo(
+    store: &Store,
+    state: &AppState,
+    clock: &dyn Clock,
+    entropy: &dyn Entropy,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    let spec = DemoSpec { persons: 1000, employers: 50, seed: 42 };
+    if store.count_persons().await? == 0 {
+        let summary = load_with_progress(store, spec).await?;
+        println!(
+            "demo population loaded: {} persons, {} employers, {} institutions, {} authorizations, {} references",
+            summary.persons, summary.employers, summary.institutions, summary.authorizations, summary.references
+        );
+    }
+    // The generator is deterministic: the same sample as the load's.
+    let mut g = kruispunt_demo::Generator::new(spec);
+    let mut citizen = None;
+    for _ in 0..50 {
+        let p = g.person();
+        if p.death_date.is_none() && !p.ssin.is_bis() && store.person(&p.ssin).await?.is_some() {
+            citizen = Some(p.ssin);
+            break;
+        }
+    }
+    let employer = (0..spec.employers).filter_map(|k| g.employer(k)).find(|e| e.active).map(|e| e.employer_id);
+    let ttl = 24 * 3600;
+    let keys = state.keys();
+    let now = clock.now();
+    let mut principals: Vec<(String, Principal)> = Vec::new();
+    if let Ok(code) = InstitutionCode::parse("CPAS-LIEGE") {
+        principals.push(("institution CPAS-LIEGE".into(), Principal::Institution(code)));
+    }
+    if let Some(e) = employer {
+        if store.employer(e).await?.is_some() {
+            principals.push((format!("employer {e}"), Principal::Employer(e)));
+        }
+    }
+    if let Some(c) = citizen {
+        principals.push((format!("citizen {c}"), Principal::Citizen(c)));
+    }
+    principals.push(("operator".into(), Principal::Operator));
+    println!("\n== kruispunt demo ==  http://{addr}");
+    println!("bearer tokens (valid 24 h):");
+    for (label, p) in &principals {
+        let (token, _) = keys.issue(p, &p.default_scopes(), ttl, now, entropy)?;
+        println!("  {label:<28} {token}");
+        let email = format!("{}@demo.kruispunt.be", p.kind().as_str());
+        admin::ensure_demo_user(store, &email, p, DEMO_PASSWORD, clock, entropy).await?;
+    }
+    println!("portal logins (password {DEMO_PASSWORD}):");
+    for (label, p) in &principals {
+        println!("  {:<32} {label}", format!("{}@demo.kruispunt.be", p.kind().as_str()));
+    }
+    println!("try: curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/whoami\n");
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! `kruispunt serve`.
+
+use crate::config::{FileConfig, init_logging, redact};
+use anyhow::Context;
+use kruispunt_domain::clock::{Clock, Entropy};
+use kruispunt_security::system::{SystemClock, SystemEntropy};
+use kruispunt_store::Store;
+use kruispunt_web::{AppState, WebConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KRUISPUNT_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// On an empty store, load a small synthetic population and print
+    /// ready-to-use demo logins and tokens.
+    #[arg(long)]
+    demo: bool,
+    /// Public base URL (e.g. https://kruispunt.example), used as the token
+    /// endpoint's audience; default: from the Host header, over http.
+    #[arg(long, env = "KRUISPUNT_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::Result<()> {
+    init_logging(file.log_format.as_deref(), "info");
+    let listen = args.listen.or_else(|| file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let defaults = WebConfig::default();
+    let config = WebConfig {
+        public_url: args.public_url.or_else(|| file.public_url.clone()),
+        body_limit: file.body_limit_bytes.unwrap_or(defaults.body_limit),
+        request_timeout: file.request_timeout_seconds.map(Duration::from_secs).unwrap_or(defaults.request_timeout),
+        token_ttl_seconds: file.token_ttl_seconds.unwrap_or(defaults.token_ttl_seconds),
+    };
+    let store = Store::open(database)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(database)))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let entropy: Arc<dyn Entropy> = Arc::new(SystemEntropy);
+    let _ = kruispunt_web::telemetry::prometheus();
+    let state = AppState::new(store.clone(), clock.clone(), entropy.clone(), config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start: {}", e.body.message))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| crate::usage(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener.local_addr()?;
+    if args.demo {
+        crate::demo_cmd::serve_demo(&store, &state, clock.as_ref(), entropy.as_ref(), addr).await?;
+    }
+    println!("kruispunt listening on http://{addr} (store: {} {})", store.backend().name(), redact(database));
+    tracing::info!(%addr, backend = store.backend().name(), "listening");
+    kruispunt_web::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; draining in-flight requests");
+}

@@ -1,0 +1,7 @@
+//! The web crate's one integration-test binary: each test spawns the real
+//! application on port 0 with a fresh database (SQLite, or PostgreSQL when
+//! KRUISPUNT_TEST_DATABASE_URL is set) and talks HTTP to it.
+
+mod helpers;
+mod oauth;
+mod system;
