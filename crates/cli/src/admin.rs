@@ -204,9 +204,12 @@ pub enum KeyCommand {
 }
 
 pub async fn open_store(database: &str) -> anyhow::Result<Store> {
-    Store::open(database)
-        .await
-        .with_context(|| format!("cannot open the database {}", crate::config::redact(database)))
+    Store::open(database).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            crate::config::redact(database)
+        )
+    })
 }
 
 /// Resolves the principal named by the flags and checks it exists.
@@ -218,30 +221,38 @@ async fn principal(
     operator: bool,
 ) -> anyhow::Result<Principal> {
     if let Some(code) = institution {
-        let code = InstitutionCode::parse(code).map_err(|e| usage(format!("--institution: {}", e.message)))?;
+        let code = InstitutionCode::parse(code)
+            .map_err(|e| usage(format!("--institution: {}", e.message)))?;
         if store.institution(&code).await?.is_none() {
             return Err(usage(format!("--institution: unknown institution {code}")));
         }
         return Ok(Principal::Institution(code));
     }
     if let Some(n) = employer {
-        let id = EmployerId::parse(n).map_err(|e| usage(format!("--employer: the ONSS number {e}")))?;
+        let id =
+            EmployerId::parse(n).map_err(|e| usage(format!("--employer: the ONSS number {e}")))?;
         if store.employer(id).await?.is_none() {
-            return Err(usage(format!("--employer: no employer {id} in the employer directory")));
+            return Err(usage(format!(
+                "--employer: no employer {id} in the employer directory"
+            )));
         }
         return Ok(Principal::Employer(id));
     }
     if let Some(s) = citizen {
         let ssin = Ssin::parse(s).map_err(|e| usage(format!("--citizen: the SSIN {e}")))?;
         if store.person(&ssin).await?.is_none() {
-            return Err(usage("--citizen: no person with this SSIN in the National Register"));
+            return Err(usage(
+                "--citizen: no person with this SSIN in the National Register",
+            ));
         }
         return Ok(Principal::Citizen(ssin));
     }
     if operator {
         return Ok(Principal::Operator);
     }
-    Err(usage("say who: --institution, --employer, --citizen or --operator"))
+    Err(usage(
+        "say who: --institution, --employer, --citizen or --operator",
+    ))
 }
 
 fn scopes_for(p: &Principal, given: &[String]) -> anyhow::Result<Vec<Scope>> {
@@ -252,7 +263,11 @@ fn scopes_for(p: &Principal, given: &[String]) -> anyhow::Result<Vec<Scope>> {
     for s in given {
         let scope = Scope::parse(s).map_err(|e| usage(format!("--scope: {}", e.message)))?;
         if !scope.allowed_for(p.kind()) {
-            return Err(usage(format!("--scope: {} is not available to a {}", scope.as_str(), p.kind().as_str())));
+            return Err(usage(format!(
+                "--scope: {} is not available to a {}",
+                scope.as_str(),
+                p.kind().as_str()
+            )));
         }
         if !out.contains(&scope) {
             out.push(scope);
@@ -265,7 +280,18 @@ pub async fn run(command: AdminCommand, database: &str) -> anyhow::Result<()> {
     let clock = SystemClock;
     let entropy = SystemEntropy;
     match command {
-        AdminCommand::Person { command: PersonCommand::Add { ssin, last_name, first_name, birth_date, sex, nationality, death_date } } => {
+        AdminCommand::Person {
+            command:
+                PersonCommand::Add {
+                    ssin,
+                    last_name,
+                    first_name,
+                    birth_date,
+                    sex,
+                    nationality,
+                    death_date,
+                },
+        } => {
             let person = PersonInput {
                 ssin,
                 last_name,
@@ -282,55 +308,118 @@ pub async fn run(command: AdminCommand, database: &str) -> anyhow::Result<()> {
             store.upsert_person(&person, clock.now()).await?;
             println!("person {} recorded", person.ssin.formatted());
         }
-        AdminCommand::Person { command: PersonCommand::Import { file } } => {
+        AdminCommand::Person {
+            command: PersonCommand::Import { file },
+        } => {
             let store = open_store(database).await?;
             crate::import::persons(&store, &file, clock.now()).await?;
         }
-        AdminCommand::Employer { command: EmployerCommand::Add { employer_id, enterprise_number, name, joint_committee } } => {
-            let employer = EmployerInput { employer_id, enterprise_number, name, joint_committee, address: None }
-                .validate()
-                .map_err(|e| usage(format!("--{}: {}", kebab(&e.field), e.message)))?;
+        AdminCommand::Employer {
+            command:
+                EmployerCommand::Add {
+                    employer_id,
+                    enterprise_number,
+                    name,
+                    joint_committee,
+                },
+        } => {
+            let employer = EmployerInput {
+                employer_id,
+                enterprise_number,
+                name,
+                joint_committee,
+                address: None,
+            }
+            .validate()
+            .map_err(|e| usage(format!("--{}: {}", kebab(&e.field), e.message)))?;
             let store = open_store(database).await?;
-            store.insert_employer(&employer, clock.now()).await.map_err(conflict_is_usage)?;
-            println!("employer {} ({}) recorded", employer.employer_id.formatted(), employer.enterprise_number.formatted());
+            store
+                .insert_employer(&employer, clock.now())
+                .await
+                .map_err(conflict_is_usage)?;
+            println!(
+                "employer {} ({}) recorded",
+                employer.employer_id.formatted(),
+                employer.enterprise_number.formatted()
+            );
         }
-        AdminCommand::Employer { command: EmployerCommand::Import { file } } => {
+        AdminCommand::Employer {
+            command: EmployerCommand::Import { file },
+        } => {
             let store = open_store(database).await?;
             crate::import::employers(&store, &file, clock.now()).await?;
         }
-        AdminCommand::Institution { command: InstitutionCommand::Add { code, name, sector, webhook } } => {
-            let inst = Institution::new(&code, &name, sector, webhook.as_deref())
-                .map_err(|e| usage(format!("--{}: {}", kebab(&e.field).replace("institution", "code"), e.message)))?;
+        AdminCommand::Institution {
+            command:
+                InstitutionCommand::Add {
+                    code,
+                    name,
+                    sector,
+                    webhook,
+                },
+        } => {
+            let inst = Institution::new(&code, &name, sector, webhook.as_deref()).map_err(|e| {
+                usage(format!(
+                    "--{}: {}",
+                    kebab(&e.field).replace("institution", "code"),
+                    e.message
+                ))
+            })?;
             let store = open_store(database).await?;
-            store.insert_institution(&inst, clock.now()).await.map_err(conflict_is_usage)?;
+            store
+                .insert_institution(&inst, clock.now())
+                .await
+                .map_err(conflict_is_usage)?;
             println!("institution {} recorded", inst.code);
         }
-        AdminCommand::Authorization { command: AuthorizationCommand::Grant { institution, service, purpose, no_integration_check, deliberation, valid_from, valid_to } } => {
+        AdminCommand::Authorization {
+            command:
+                AuthorizationCommand::Grant {
+                    institution,
+                    service,
+                    purpose,
+                    no_integration_check,
+                    deliberation,
+                    valid_from,
+                    valid_to,
+                },
+        } => {
             let store = open_store(database).await?;
-            let code = InstitutionCode::parse(&institution).map_err(|e| usage(format!("--institution: {}", e.message)))?;
+            let code = InstitutionCode::parse(&institution)
+                .map_err(|e| usage(format!("--institution: {}", e.message)))?;
             let inst = store
                 .institution(&code)
                 .await?
                 .ok_or_else(|| usage(format!("--institution: unknown institution {code}")))?;
             if !SERVICES.contains(&service.as_str()) {
-                return Err(usage(format!("--service: unknown service {service:?}; known: {}", SERVICES.join(", "))));
+                return Err(usage(format!(
+                    "--service: unknown service {service:?}; known: {}",
+                    SERVICES.join(", ")
+                )));
             }
-            let capacity: u16 = purpose
-                .trim()
-                .parse()
-                .map_err(|_| usage("--purpose: must be a capacity code (a number) of the institution's sector"))?;
+            let capacity: u16 = purpose.trim().parse().map_err(|_| {
+                usage("--purpose: must be a capacity code (a number) of the institution's sector")
+            })?;
             let sector = inst.sector.ok_or_else(|| usage("--institution: this institution has no sector, so it has no capacity codes to use as purpose"))?;
             if !store.capacity_exists(sector, capacity).await? {
-                return Err(usage(format!("--purpose: {capacity} is not a capacity code of sector {sector}")));
+                return Err(usage(format!(
+                    "--purpose: {capacity} is not a capacity code of sector {sector}"
+                )));
             }
             let from = valid_from
                 .as_deref()
-                .map(|d| parse_date("validFrom", d).map_err(|e| usage(format!("--valid-from: {}", e.message))))
+                .map(|d| {
+                    parse_date("validFrom", d)
+                        .map_err(|e| usage(format!("--valid-from: {}", e.message)))
+                })
                 .transpose()?
                 .unwrap_or_else(|| clock.now().date());
             let to = valid_to
                 .as_deref()
-                .map(|d| parse_date("validTo", d).map_err(|e| usage(format!("--valid-to: {}", e.message))))
+                .map(|d| {
+                    parse_date("validTo", d)
+                        .map_err(|e| usage(format!("--valid-to: {}", e.message)))
+                })
                 .transpose()?;
             if to.is_some_and(|t| t < from) {
                 return Err(usage("--valid-to: is before --valid-from"));
@@ -356,21 +445,51 @@ pub async fn run(command: AdminCommand, database: &str) -> anyhow::Result<()> {
         }
         AdminCommand::Token(args) => {
             let store = open_store(database).await?;
-            let p = principal(&store, args.institution.as_deref(), args.employer.as_deref(), args.citizen.as_deref(), args.operator).await?;
+            let p = principal(
+                &store,
+                args.institution.as_deref(),
+                args.employer.as_deref(),
+                args.citizen.as_deref(),
+                args.operator,
+            )
+            .await?;
             let scopes = scopes_for(&p, &args.scopes)?;
             if !(1..=kruispunt_security::access_token::MAX_TTL_SECONDS).contains(&args.ttl) {
-                return Err(usage(format!("--ttl: must be between 1 and {} seconds", kruispunt_security::access_token::MAX_TTL_SECONDS)));
+                return Err(usage(format!(
+                    "--ttl: must be between 1 and {} seconds",
+                    kruispunt_security::access_token::MAX_TTL_SECONDS
+                )));
             }
             let ring = kruispunt_web_keys(&store, &clock, &entropy).await?;
             let (token, _) = ring.issue(&p, &scopes, args.ttl, clock.now(), &entropy)?;
             println!("{token}");
         }
-        AdminCommand::Client { command: ClientCommand::Add { institution, employer, public_key, scopes } } => {
-            let pem = std::fs::read_to_string(&public_key)
-                .map_err(|e| usage(format!("--public-key: cannot read {}: {e}", public_key.display())))?;
-            let algorithm = inspect_public_key(&pem).map_err(|e| usage(format!("--public-key: {e}")))?;
+        AdminCommand::Client {
+            command:
+                ClientCommand::Add {
+                    institution,
+                    employer,
+                    public_key,
+                    scopes,
+                },
+        } => {
+            let pem = std::fs::read_to_string(&public_key).map_err(|e| {
+                usage(format!(
+                    "--public-key: cannot read {}: {e}",
+                    public_key.display()
+                ))
+            })?;
+            let algorithm =
+                inspect_public_key(&pem).map_err(|e| usage(format!("--public-key: {e}")))?;
             let store = open_store(database).await?;
-            let p = principal(&store, institution.as_deref(), employer.as_deref(), None, false).await?;
+            let p = principal(
+                &store,
+                institution.as_deref(),
+                employer.as_deref(),
+                None,
+                false,
+            )
+            .await?;
             let scopes = scopes_for(&p, &scopes)?;
             let client_id = format!("kpc_{}", &entropy.token_hex()[..24]);
             store
@@ -387,21 +506,45 @@ pub async fn run(command: AdminCommand, database: &str) -> anyhow::Result<()> {
                 .await?;
             println!("{client_id}");
         }
-        AdminCommand::User { command: UserCommand::Add { email, employer, institution, citizen, operator } } => {
+        AdminCommand::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    employer,
+                    institution,
+                    citizen,
+                    operator,
+                },
+        } => {
             let email = valid_email(&email)?;
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("cannot read the password from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from stdin")?;
             let password = password.lines().next().unwrap_or("").to_owned();
             let min = kruispunt_security::password::MIN_PASSWORD_CHARS;
             if password.chars().count() < min {
-                return Err(usage(format!("password (stdin): must have at least {min} characters")));
+                return Err(usage(format!(
+                    "password (stdin): must have at least {min} characters"
+                )));
             }
             let store = open_store(database).await?;
-            let p = principal(&store, institution.as_deref(), employer.as_deref(), citizen.as_deref(), operator).await?;
-            create_user(&store, &email, &p, &password, &clock, &entropy).await.map_err(conflict_is_usage)?;
+            let p = principal(
+                &store,
+                institution.as_deref(),
+                employer.as_deref(),
+                citizen.as_deref(),
+                operator,
+            )
+            .await?;
+            create_user(&store, &email, &p, &password, &clock, &entropy)
+                .await
+                .map_err(conflict_is_usage)?;
             println!("account {email} created");
         }
-        AdminCommand::Key { command: KeyCommand::Rotate } => {
+        AdminCommand::Key {
+            command: KeyCommand::Rotate,
+        } => {
             let store = open_store(database).await?;
             let k = KeyMaterial::generate(&entropy)?;
             store
@@ -458,10 +601,19 @@ fn valid_email(email: &str) -> anyhow::Result<String> {
     let e = email.trim().to_lowercase();
     let ok = e.len() <= 254
         && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
         && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(e) } else { Err(usage("--email: must be an e-mail address such as name@example.be")) }
+    if ok {
+        Ok(e)
+    } else {
+        Err(usage(
+            "--email: must be an e-mail address such as name@example.be",
+        ))
+    }
 }
 
 async fn create_user(

@@ -21,7 +21,9 @@ pub struct FileConfig {
 
 impl FileConfig {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else { return Ok(Self::default()) };
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
         toml::from_str(&text).map_err(|e| {
@@ -58,9 +60,14 @@ pub fn redact(url: &str) -> String {
 /// Structured logs on stderr. `RUST_LOG` overrides the default level.
 pub fn init_logging(format: Option<&str>, default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let format = std::env::var("KRUISPUNT_LOG_FORMAT").ok().or(format.map(str::to_owned));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let format = std::env::var("KRUISPUNT_LOG_FORMAT")
+        .ok()
+        .or(format.map(str::to_owned));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if format.as_deref() == Some("text") {
         builder.try_init()
     } else {
@@ -74,21 +81,31 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = toml::from_str::<FileConfig>("listen = \"x\"\nlisten_adress = \"y\"").unwrap_err();
+        let err =
+            toml::from_str::<FileConfig>("listen = \"x\"\nlisten_adress = \"y\"").unwrap_err();
         assert!(err.message().contains("listen_adress"));
     }
 
     #[test]
     fn precedence() {
-        let file = FileConfig { database: Some("file.db".into()), ..Default::default() };
+        let file = FileConfig {
+            database: Some("file.db".into()),
+            ..Default::default()
+        };
         assert_eq!(database_url(Some("flag.db"), &file), "flag.db");
         assert_eq!(database_url(None, &file), "file.db");
-        assert_eq!(database_url(None, &FileConfig::default()), kruispunt_store::DEFAULT_SQLITE_PATH);
+        assert_eq!(
+            database_url(None, &FileConfig::default()),
+            kruispunt_store::DEFAULT_SQLITE_PATH
+        );
     }
 
     #[test]
     fn redaction() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("./k.db"), "./k.db");
     }

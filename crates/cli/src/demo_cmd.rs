@@ -33,7 +33,11 @@ pub async fn run(args: DemoArgs, database: &str) -> anyhow::Result<()> {
         return Err(crate::usage("--persons: at most 20000000"));
     }
     let store = open_store(database).await?;
-    let spec = DemoSpec { persons: args.persons, employers: args.employers, seed: args.seed };
+    let spec = DemoSpec {
+        persons: args.persons,
+        employers: args.employers,
+        seed: args.seed,
+    };
     let started = Instant::now();
     let summary = load_with_progress(&store, spec).await?;
     println!(
@@ -78,36 +82,36 @@ pub async fn serve_demo(
     entropy: &dyn Entropy,
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
-    let spec = DemoSpec { persons: 1000, employers: 50, seed: 42 };
+    let spec = DemoSpec {
+        persons: 1000,
+        employers: 50,
+        seed: 42,
+    };
     if store.count_persons().await? == 0 {
         let summary = load_with_progress(store, spec).await?;
         println!(
             "demo population loaded: {} persons, {} employers, {} institutions, {} authorizations, {} references",
-            summary.persons, summary.employers, summary.institutions, summary.authorizations, summary.references
+            summary.persons,
+            summary.employers,
+            summary.institutions,
+            summary.authorizations,
+            summary.references
         );
     }
-    // The generator is deterministic: the same sample as the load's.
-    let mut g = kruispunt_demo::Generator::new(spec);
-    let mut citizen = None;
-    for _ in 0..50 {
-        let p = g.person();
-        if p.death_date.is_none() && !p.ssin.is_bis() && store.person(&p.ssin).await?.is_some() {
-            citizen = Some(p.ssin);
-            break;
-        }
-    }
-    let employer = (0..spec.employers).filter_map(|k| g.employer(k)).find(|e| e.active).map(|e| e.employer_id);
+    let citizen = store.sample_living_person().await?;
+    let employer = store.sample_active_employer().await?;
     let ttl = 24 * 3600;
     let keys = state.keys();
     let now = clock.now();
     let mut principals: Vec<(String, Principal)> = Vec::new();
     if let Ok(code) = InstitutionCode::parse("CPAS-LIEGE") {
-        principals.push(("institution CPAS-LIEGE".into(), Principal::Institution(code)));
+        principals.push((
+            "institution CPAS-LIEGE".into(),
+            Principal::Institution(code),
+        ));
     }
     if let Some(e) = employer {
-        if store.employer(e).await?.is_some() {
-            principals.push((format!("employer {e}"), Principal::Employer(e)));
-        }
+        principals.push((format!("employer {e}"), Principal::Employer(e)));
     }
     if let Some(c) = citizen {
         principals.push((format!("citizen {c}"), Principal::Citizen(c)));
@@ -123,7 +127,10 @@ pub async fn serve_demo(
     }
     println!("portal logins (password {DEMO_PASSWORD}):");
     for (label, p) in &principals {
-        println!("  {:<32} {label}", format!("{}@demo.kruispunt.be", p.kind().as_str()));
+        println!(
+            "  {:<32} {label}",
+            format!("{}@demo.kruispunt.be", p.kind().as_str())
+        );
     }
     println!("try: curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/whoami\n");
     Ok(())

@@ -64,7 +64,10 @@ struct EmployerCsv {
 }
 
 fn is_jsonl(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("jsonl" | "ndjson" | "json"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "ndjson" | "json")
+    )
 }
 
 type Rows<R> = Box<dyn Iterator<Item = anyhow::Result<(usize, R)>>>;
@@ -75,7 +78,8 @@ fn rows<R>(path: &Path) -> anyhow::Result<Rows<R>>
 where
     R: for<'de> Deserialize<'de> + 'static,
 {
-    let file = std::fs::File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     if is_jsonl(path) {
         use std::io::BufRead;
         Ok(Box::new(
@@ -85,28 +89,38 @@ where
                 .filter(|(_, l)| l.as_ref().map(|l| !l.trim().is_empty()).unwrap_or(true))
                 .map(|(i, line)| {
                     let line = line.map_err(|e| usage(format!("line {}: {e}", i + 1)))?;
-                    let row = serde_json::from_str(&line).map_err(|e| usage(format!("line {}: {e}", i + 1)))?;
+                    let row = serde_json::from_str(&line)
+                        .map_err(|e| usage(format!("line {}: {e}", i + 1)))?;
                     Ok((i + 1, row))
                 }),
         ))
     } else {
-        let reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
-        Ok(Box::new(reader.into_deserialize::<R>().enumerate().map(|(i, row)| {
-            // Line numbers count the header as line 1.
-            let row = row.map_err(|e| usage(format!("line {}: {e}", i + 2)))?;
-            Ok((i + 2, row))
-        })))
+        let reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(file);
+        Ok(Box::new(reader.into_deserialize::<R>().enumerate().map(
+            |(i, row)| {
+                // Line numbers count the header as line 1.
+                let row = row.map_err(|e| usage(format!("line {}: {e}", i + 2)))?;
+                Ok((i + 2, row))
+            },
+        )))
     }
 }
 
 fn person_rows(path: &Path) -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<Person>>>> {
     let check = |(line, input): (usize, PersonInput)| -> anyhow::Result<Person> {
-        input.validate().map_err(|e| usage(format!("line {line}: {}: {}", e.field, e.message)))
+        input
+            .validate()
+            .map_err(|e| usage(format!("line {line}: {}: {}", e.field, e.message)))
     };
     Ok(if is_jsonl(path) {
         Box::new(rows::<PersonInput>(path)?.map(move |r| r.and_then(check)))
     } else {
-        Box::new(rows::<PersonCsv>(path)?.map(move |r| r.and_then(|(line, csv)| check((line, csv.into())))))
+        Box::new(
+            rows::<PersonCsv>(path)?
+                .map(move |r| r.and_then(|(line, csv)| check((line, csv.into())))),
+        )
     })
 }
 
@@ -156,31 +170,43 @@ pub async fn persons(store: &Store, path: &Path, now: Timestamp) -> anyhow::Resu
 
 pub async fn employers(store: &Store, path: &Path, now: Timestamp) -> anyhow::Result<()> {
     let check = |line: usize, input: EmployerInput| -> anyhow::Result<Employer> {
-        input.validate().map_err(|e| usage(format!("line {line}: {}: {}", e.field, e.message)))
+        input
+            .validate()
+            .map_err(|e| usage(format!("line {line}: {}: {}", e.field, e.message)))
     };
     let all: Vec<Employer> = if is_jsonl(path) {
-        rows::<EmployerInput>(path)?.map(|r| r.and_then(|(line, i)| check(line, i))).collect::<anyhow::Result<_>>()?
+        rows::<EmployerInput>(path)?
+            .map(|r| r.and_then(|(line, i)| check(line, i)))
+            .collect::<anyhow::Result<_>>()?
     } else {
         rows::<EmployerCsv>(path)?
             .map(|r| {
                 r.and_then(|(line, r)| {
-                    check(line, EmployerInput {
-                        employer_id: r.employer_id,
-                        enterprise_number: r.enterprise_number,
-                        name: r.name,
-                        joint_committee: r.joint_committee.filter(|s| !s.trim().is_empty()),
-                        address: None,
-                    })
+                    check(
+                        line,
+                        EmployerInput {
+                            employer_id: r.employer_id,
+                            enterprise_number: r.enterprise_number,
+                            name: r.name,
+                            joint_committee: r.joint_committee.filter(|s| !s.trim().is_empty()),
+                            address: None,
+                        },
+                    )
                 })
             })
             .collect::<anyhow::Result<_>>()?
     };
     let bar = bar(all.len(), "employers");
     // One transaction: an existing employer refuses the whole file.
-    store.bulk_insert_employers(&all, false, now).await.map_err(|e| match e {
-        kruispunt_store::StoreError::Conflict { .. } => usage(format!("{e}; nothing was imported")),
-        other => other.into(),
-    })?;
+    store
+        .bulk_insert_employers(&all, false, now)
+        .await
+        .map_err(|e| match e {
+            kruispunt_store::StoreError::Conflict { .. } => {
+                usage(format!("{e}; nothing was imported"))
+            }
+            other => other.into(),
+        })?;
     bar.finish_and_clear();
     println!("{} employers imported", all.len());
     Ok(())

@@ -11,11 +11,20 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "kruispunt", version, about = "The Belgian social-security network hub: Crossroads Bank, Dimona, portal")]
+#[command(
+    name = "kruispunt",
+    version,
+    about = "The Belgian social-security network hub: Crossroads Bank, Dimona, portal"
+)]
 pub struct Cli {
     /// Database URL: a SQLite file path or sqlite:// URL (default
     /// ./kruispunt-data/kruispunt.db), or postgres://...
-    #[arg(long, global = true, env = "KRUISPUNT_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "KRUISPUNT_DATABASE_URL",
+        value_name = "URL"
+    )]
     database: Option<String>,
     /// A TOML configuration file (flags and environment take precedence;
     /// unknown keys are refused).
@@ -55,7 +64,10 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -69,7 +81,11 @@ fn main() -> ExitCode {
             // One line: the reason, without a backtrace.
             let line = format!("{e:#}").replace('\n', " ");
             eprintln!("error: {line}");
-            if e.downcast_ref::<UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

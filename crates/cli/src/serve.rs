@@ -28,12 +28,18 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::Result<()> {
     init_logging(file.log_format.as_deref(), "info");
-    let listen = args.listen.or_else(|| file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen = args
+        .listen
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let defaults = WebConfig::default();
     let config = WebConfig {
         public_url: args.public_url.or_else(|| file.public_url.clone()),
         body_limit: file.body_limit_bytes.unwrap_or(defaults.body_limit),
-        request_timeout: file.request_timeout_seconds.map(Duration::from_secs).unwrap_or(defaults.request_timeout),
+        request_timeout: file
+            .request_timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.request_timeout),
         token_ttl_seconds: file.token_ttl_seconds.unwrap_or(defaults.token_ttl_seconds),
     };
     let store = Store::open(database)
@@ -52,7 +58,11 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
     if args.demo {
         crate::demo_cmd::serve_demo(&store, &state, clock.as_ref(), entropy.as_ref(), addr).await?;
     }
-    println!("kruispunt listening on http://{addr} (store: {} {})", store.backend().name(), redact(database));
+    println!(
+        "kruispunt listening on http://{addr} (store: {} {})",
+        store.backend().name(),
+        redact(database)
+    );
     tracing::info!(%addr, backend = store.backend().name(), "listening");
     kruispunt_web::serve(listener, state, shutdown_signal()).await?;
     store.close().await;

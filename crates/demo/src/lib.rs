@@ -26,32 +26,68 @@ pub struct DemoSpec {
 
 impl Default for DemoSpec {
     fn default() -> Self {
-        Self { persons: 1000, employers: 50, seed: 42 }
+        Self {
+            persons: 1000,
+            employers: 50,
+            seed: 42,
+        }
     }
 }
 
 /// The institutions of the demo network: (code, name, sector).
 pub const INSTITUTIONS: &[(&str, &str, u16)] = &[
-    ("ONEM", "Office national de l'emploi / Rijksdienst voor Arbeidsvoorziening", 18),
-    ("CAPAC", "Caisse auxiliaire de paiement des allocations de chômage", 18),
+    (
+        "ONEM",
+        "Office national de l'emploi / Rijksdienst voor Arbeidsvoorziening",
+        18,
+    ),
+    (
+        "CAPAC",
+        "Caisse auxiliaire de paiement des allocations de chômage",
+        18,
+    ),
     ("CPAS-BRUXELLES", "CPAS de Bruxelles", 17),
     ("CPAS-LIEGE", "CPAS de Liège", 17),
     ("OCMW-GENT", "OCMW Gent", 17),
     ("OCMW-ANTWERPEN", "OCMW Antwerpen", 17),
-    ("INAMI", "Institut national d'assurance maladie-invalidité / RIZIV", 6),
-    ("MUT-CHRETIENNE", "Mutualité chrétienne / Christelijke Mutualiteit", 6),
+    (
+        "INAMI",
+        "Institut national d'assurance maladie-invalidité / RIZIV",
+        6,
+    ),
+    (
+        "MUT-CHRETIENNE",
+        "Mutualité chrétienne / Christelijke Mutualiteit",
+        6,
+    ),
     ("SOLIDARIS", "Solidaris - Socialistische Mutualiteit", 6),
-    ("MUT-LIBERALE", "Mutualités libérales / Liberale Mutualiteit", 6),
-    ("CAAMI", "Caisse auxiliaire d'assurance maladie-invalidité", 6),
+    (
+        "MUT-LIBERALE",
+        "Mutualités libérales / Liberale Mutualiteit",
+        6,
+    ),
+    (
+        "CAAMI",
+        "Caisse auxiliaire d'assurance maladie-invalidité",
+        6,
+    ),
     ("FAMIWAL", "FAMIWAL - allocations familiales", 7),
     ("FONS", "FONS - Groeipakket", 7),
     ("KIDSLIFE", "Kidslife Vlaanderen", 7),
-    ("SFP", "Service fédéral des Pensions / Federale Pensioendienst", 15),
+    (
+        "SFP",
+        "Service fédéral des Pensions / Federale Pensioendienst",
+        15,
+    ),
     ("FEDRIS", "Agence fédérale des risques professionnels", 11),
     ("ETHIAS", "Ethias - assureur accidents du travail", 11),
     ("AXA-BELGIUM", "AXA Belgium - accidents du travail", 11),
     ("ONSS", "Office national de sécurité sociale / RSZ", 12),
-    ("ONSS-APL", "ONSS - administrations provinciales et locales", 13),
+    (
+        "ONSS-APL",
+        "ONSS - administrations provinciales et locales",
+        13,
+    ),
 ];
 
 /// Which services each sector is authorized for in the demo network.
@@ -79,72 +115,102 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(spec: DemoSpec) -> Self {
-        Self { spec, rng: ChaCha8Rng::seed_from_u64(spec.seed), seen: HashSet::new() }
+        Self {
+            spec,
+            rng: ChaCha8Rng::seed_from_u64(spec.seed),
+            seen: HashSet::new(),
+        }
     }
 
     fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.rng.random_range(0..items.len())]
     }
 
-    /// One person with a fresh, valid SSIN.
-    pub fn person(&mut self) -> Person {
+    /// A fresh, valid SSIN never drawn before by this generator.
+    fn draw_ssin(&mut self) -> Ssin {
         loop {
             let year = self.rng.random_range(1925..=2024);
             let month = self.rng.random_range(1..=12u8);
             let day = self.rng.random_range(1..=28u8);
-            let sex = if self.rng.random_bool(0.5) { Sex::Male } else { Sex::Female };
-            let bis_roll = self.rng.random_range(0..100u32);
+            let male = self.rng.random_bool(0.5);
             // ~3 % bis numbers (+40, sex known), ~1 % +20 (sex unknown).
-            let offset = match bis_roll {
+            let offset = match self.rng.random_range(0..100u32) {
                 0 => 20,
                 1..=3 => 40,
                 _ => 0,
             };
             let mut seq = self.rng.random_range(1..=997u16);
-            if offset != 20 && (seq % 2 == 1) != (sex == Sex::Male) {
+            if offset != 20 && (seq % 2 == 1) != male {
                 seq += 1;
             }
-            let Ok(ssin) = Ssin::from_parts(year, month + offset, day, seq.min(998)) else { continue };
-            let key = ssin.as_str().parse::<u64>().unwrap_or(0);
-            if !self.seen.insert(key) {
+            let Ok(ssin) = Ssin::from_parts(year, month + offset, day, seq.min(998)) else {
                 continue;
+            };
+            let key = ssin.as_str().parse::<u64>().unwrap_or(0);
+            if self.seen.insert(key) {
+                return ssin;
             }
-            let sex = ssin.sex();
-            let first_name = match sex {
-                Some(Sex::Female) => self.pick(names::FIRST_NAMES_F),
-                _ => self.pick(names::FIRST_NAMES_M),
-            };
-            let (postal_code, municipality) = self.pick(names::MUNICIPALITIES);
-            let street = self.pick(names::STREETS);
-            let house = self.rng.random_range(1..300u32);
-            let birth = ssin.birth_date();
-            let deceased = year < 1950 && self.rng.random_bool(0.3) || self.rng.random_range(0..100) == 0;
-            let death_date = if deceased {
-                birth.and_then(|b| {
-                    let age_days = self.rng.random_range(365 * 20..365 * 95);
-                    let d = b.checked_add(time::Duration::days(age_days))?;
-                    (d.year() <= 2025).then_some(d)
-                })
-            } else {
-                None
-            };
-            let nationality = if offset > 0 { self.pick(&names::NATIONALITIES[8..]) } else { self.pick(names::NATIONALITIES) };
-            return Person {
-                ssin,
-                last_name: self.pick(names::LAST_NAMES).to_owned(),
-                first_name: first_name.to_owned(),
-                birth_date: birth,
-                sex,
-                nationality: CountryCode::parse("nationality", nationality).ok(),
-                address: Some(Address {
-                    street: street.to_owned(),
-                    house_number: house.to_string(),
-                    postal_code: postal_code.to_owned(),
-                    municipality: municipality.to_owned(),
-                    country: "BE".to_owned(),
-                }),
-                death_date,
-            };
+        }
+    }
+
+    /// `n` fresh SSINs in ascending order. Loading persons in key order
+    /// keeps every B-tree append-only, which is what makes a million-person
+    /// load fit in a minute (random order dirtied one page per row).
+    pub fn ssins(&mut self, n: u64) -> Vec<Ssin> {
+        let mut v: Vec<Ssin> = (0..n).map(|_| self.draw_ssin()).collect();
+        v.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        v
+    }
+
+    /// One person with a fresh, valid SSIN.
+    pub fn person(&mut self) -> Person {
+        let ssin = self.draw_ssin();
+        self.person_for(ssin)
+    }
+
+    /// The person data (names, address, death) for `ssin`.
+    pub fn person_for(&mut self, ssin: Ssin) -> Person {
+        let sex = ssin.sex();
+        let first_name = match sex {
+            Some(Sex::Female) => self.pick(names::FIRST_NAMES_F),
+            _ => self.pick(names::FIRST_NAMES_M),
+        };
+        let (postal_code, municipality) = self.pick(names::MUNICIPALITIES);
+        let street = self.pick(names::STREETS);
+        let house = self.rng.random_range(1..300u32);
+        let birth = ssin.birth_date();
+        let year = ssin.birth_date_parts().year;
+        let deceased =
+            year < 1950 && self.rng.random_bool(0.3) || self.rng.random_range(0..100) == 0;
+        let death_date = if deceased {
+            birth.and_then(|b| {
+                let age_days = self.rng.random_range(365 * 20..365 * 95);
+                let d = b.checked_add(time::Duration::days(age_days))?;
+                (d.year() <= 2025).then_some(d)
+            })
+        } else {
+            None
+        };
+        let nationality = if ssin.is_bis() {
+            self.pick(&names::NATIONALITIES[8..])
+        } else {
+            self.pick(names::NATIONALITIES)
+        };
+        Person {
+            ssin,
+            last_name: self.pick(names::LAST_NAMES).to_owned(),
+            first_name: first_name.to_owned(),
+            birth_date: birth,
+            sex,
+            nationality: CountryCode::parse("nationality", nationality).ok(),
+            address: Some(Address {
+                street: street.to_owned(),
+                house_number: house.to_string(),
+                postal_code: postal_code.to_owned(),
+                municipality: municipality.to_owned(),
+                country: "BE".to_owned(),
+            }),
+            death_date,
         }
     }
 
@@ -155,8 +221,14 @@ impl Generator {
         let owner = self.pick(names::LAST_NAMES);
         let (postal_code, municipality) = self.pick(names::MUNICIPALITIES);
         Some(Employer {
-            employer_id: EmployerId::definitive_from_sequence(1_000_000 + k * 7 + self.spec.seed % 7).ok()?,
-            enterprise_number: EnterpriseNumber::from_base(4_000_000 + k * 13 + self.spec.seed % 13).ok()?,
+            employer_id: EmployerId::definitive_from_sequence(
+                1_000_000 + k * 7 + self.spec.seed % 7,
+            )
+            .ok()?,
+            enterprise_number: EnterpriseNumber::from_base(
+                4_000_000 + k * 13 + self.spec.seed % 13,
+            )
+            .ok()?,
             name: format!("{kind} {owner} {suffix}"),
             joint_committee: Some(jc.to_owned()),
             address: Some(Address {
@@ -176,16 +248,22 @@ impl Generator {
         let n = self.rng.random_range(0..=3usize);
         for j in 0..n {
             let (code, _, sector) = self.pick(INSTITUTIONS);
-            let caps: Vec<u16> = capacities_of(sector).map(|c| c.code).filter(|c| *c != 999 && *c != 902).collect();
+            let caps: Vec<u16> = capacities_of(sector)
+                .map(|c| c.code)
+                .filter(|c| *c != 999 && *c != 902)
+                .collect();
             let capacity = self.pick(&caps);
             let start_year = self.rng.random_range(2005..=2026);
             let start = format!("{start_year}-{:02}-01", self.rng.random_range(1..=12));
-            let end = self
-                .rng
-                .random_bool(0.25)
-                .then(|| format!("{}-12-31", (start_year + self.rng.random_range(0..4)).min(2026)));
+            let end = self.rng.random_bool(0.25).then(|| {
+                format!(
+                    "{}-12-31",
+                    (start_year + self.rng.random_range(0..4)).min(2026)
+                )
+            });
             out.push(NewReference {
-                id: format!("demo-{}-{person_index}-{j}", self.spec.seed),
+                // Zero-padded so ids sort in load order (append-only index).
+                id: format!("demo-{}-{person_index:010}-{j}", self.spec.seed),
                 institution: code.to_owned(),
                 ssin: ssin.to_string(),
                 capacity,
@@ -204,7 +282,10 @@ pub fn authorizations(seed: u64) -> Vec<NewAuthorization> {
     let mut out = Vec::new();
     for (i, &(code, _, sector)) in INSTITUTIONS.iter().enumerate() {
         for service in services_of(sector) {
-            let caps: Vec<u16> = capacities_of(sector).map(|c| c.code).filter(|c| ![0, 902, 999].contains(c)).collect();
+            let caps: Vec<u16> = capacities_of(sector)
+                .map(|c| c.code)
+                .filter(|c| ![0, 902, 999].contains(c))
+                .collect();
             for capacity in caps {
                 // The employer directory is not about a person: no integration check.
                 let integration_check = *service != "employer";
@@ -238,7 +319,12 @@ pub struct LoadSummary {
 }
 
 /// Loads the population into `store`, reporting progress.
-pub async fn load(store: &Store, spec: DemoSpec, now: Timestamp, progress: Progress<'_>) -> Result<LoadSummary, StoreError> {
+pub async fn load(
+    store: &Store,
+    spec: DemoSpec,
+    now: Timestamp,
+    progress: Progress<'_>,
+) -> Result<LoadSummary, StoreError> {
     let mut g = Generator::new(spec);
     let mut summary = LoadSummary::default();
 
@@ -271,6 +357,7 @@ pub async fn load(store: &Store, spec: DemoSpec, now: Timestamp, progress: Progr
     summary.employers += employers.len() as u64;
     progress("employers", summary.employers, spec.employers);
 
+    let ssins = g.ssins(spec.persons);
     let mut done = 0u64;
     let mut persons = Vec::with_capacity(CHUNK as usize);
     let mut refs = Vec::with_capacity(CHUNK as usize * 2);
@@ -279,7 +366,7 @@ pub async fn load(store: &Store, spec: DemoSpec, now: Timestamp, progress: Progr
         persons.clear();
         refs.clear();
         for i in 0..n {
-            let p = g.person();
+            let p = g.person_for(ssins[(done + i) as usize]);
             g.references(done + i, &p.ssin, &mut refs);
             if summary.sample_ssins.len() < 5 && p.death_date.is_none() && !p.ssin.is_bis() {
                 summary.sample_ssins.push(p.ssin);
@@ -303,11 +390,24 @@ mod tests {
 
     #[test]
     fn same_seed_same_people() {
-        let spec = DemoSpec { persons: 0, employers: 0, seed: 7 };
-        let a: Vec<String> = { let mut g = Generator::new(spec); (0..200).map(|_| g.person().ssin.to_string()).collect() };
-        let b: Vec<String> = { let mut g = Generator::new(spec); (0..200).map(|_| g.person().ssin.to_string()).collect() };
+        let spec = DemoSpec {
+            persons: 0,
+            employers: 0,
+            seed: 7,
+        };
+        let a: Vec<String> = {
+            let mut g = Generator::new(spec);
+            (0..200).map(|_| g.person().ssin.to_string()).collect()
+        };
+        let b: Vec<String> = {
+            let mut g = Generator::new(spec);
+            (0..200).map(|_| g.person().ssin.to_string()).collect()
+        };
         assert_eq!(a, b);
-        let c: Vec<String> = { let mut g = Generator::new(DemoSpec { seed: 8, ..spec }); (0..200).map(|_| g.person().ssin.to_string()).collect() };
+        let c: Vec<String> = {
+            let mut g = Generator::new(DemoSpec { seed: 8, ..spec });
+            (0..200).map(|_| g.person().ssin.to_string()).collect()
+        };
         assert_ne!(a, c);
     }
 
@@ -318,8 +418,16 @@ mod tests {
         assert!(people.iter().any(|p| p.ssin.is_bis()));
         assert!(people.iter().any(|p| p.ssin.sex().is_none()));
         assert!(people.iter().any(|p| p.death_date.is_some()));
-        assert!(people.iter().any(|p| p.birth_date.is_some_and(|d| d.year() >= 2000)));
-        assert!(people.iter().any(|p| p.birth_date.is_some_and(|d| d.year() < 2000)));
+        assert!(
+            people
+                .iter()
+                .any(|p| p.birth_date.is_some_and(|d| d.year() >= 2000))
+        );
+        assert!(
+            people
+                .iter()
+                .any(|p| p.birth_date.is_some_and(|d| d.year() < 2000))
+        );
         let unique: HashSet<_> = people.iter().map(|p| p.ssin).collect();
         assert_eq!(unique.len(), people.len());
         // Every person passes the register's own validation.
@@ -345,7 +453,11 @@ mod tests {
     #[test]
     fn authorizations_only_use_known_capacities() {
         for a in authorizations(1) {
-            let sector = INSTITUTIONS.iter().find(|i| i.0 == a.institution).unwrap().2;
+            let sector = INSTITUTIONS
+                .iter()
+                .find(|i| i.0 == a.institution)
+                .unwrap()
+                .2;
             let purpose: u16 = a.purpose.parse().unwrap();
             assert!(capacities_of(sector).any(|c| c.code == purpose));
         }

@@ -98,6 +98,9 @@ mod tests {
         assert_eq!(t.rfc3339(), "2026-11-30T00:53:20.123Z");
         assert_eq!(format_date(t.date()), "2026-11-30");
         assert!(parse_date("birthDate", "2026-02-30").is_err());
-        assert_eq!(format_date(parse_date("d", "2000-02-29").unwrap()), "2000-02-29");
+        assert_eq!(
+            format_date(parse_date("d", "2000-02-29").unwrap()),
+            "2000-02-29"
+        );
     }
 }

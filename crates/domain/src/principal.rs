@@ -1,8 +1,8 @@
 //! Who is calling: principals and the scopes their tokens may carry.
 
+use crate::Invalid;
 use crate::ids::{EmployerId, Ssin};
 use crate::registers::InstitutionCode;
-use crate::Invalid;
 use std::fmt;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -151,7 +151,12 @@ impl Scope {
             .iter()
             .copied()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| Invalid::new("scope", format!("unknown scope; known scopes: {}", Self::catalogue())))
+            .ok_or_else(|| {
+                Invalid::new(
+                    "scope",
+                    format!("unknown scope; known scopes: {}", Self::catalogue()),
+                )
+            })
     }
 
     /// Parses a space-separated list (OAuth2 form), no duplicates kept.
@@ -167,7 +172,11 @@ impl Scope {
     }
 
     pub fn join(scopes: &[Scope]) -> String {
-        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+        scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub fn catalogue() -> String {
@@ -178,7 +187,9 @@ impl Scope {
         use PrincipalKind as K;
         match self {
             Self::DimonaDeclarant | Self::DimonaConsult | Self::BatchUpload => kind == K::Employer,
-            Self::HubMessages | Self::HubReferences | Self::HubNotifications => kind == K::Institution,
+            Self::HubMessages | Self::HubReferences | Self::HubNotifications => {
+                kind == K::Institution
+            }
             Self::CitizenSelf => kind == K::Citizen,
             Self::Operator => kind == K::Operator,
         }
@@ -191,7 +202,12 @@ mod tests {
 
     #[test]
     fn subjects_round_trip() {
-        for sub in ["operator", "institution:ONEM", "employer:935467", "citizen:93051822361"] {
+        for sub in [
+            "operator",
+            "institution:ONEM",
+            "employer:935467",
+            "citizen:93051822361",
+        ] {
             assert_eq!(Principal::parse_subject(sub).unwrap().subject(), sub);
         }
         assert!(Principal::parse_subject("citizen:93051822362").is_err());
@@ -203,7 +219,12 @@ mod tests {
         let employer = Principal::parse_subject("employer:935467").unwrap();
         assert!(employer.default_scopes().contains(&Scope::DimonaDeclarant));
         assert!(!employer.default_scopes().contains(&Scope::HubMessages));
-        assert_eq!(Scope::parse_list("scope:hub:messages scope:hub:messages").unwrap().len(), 1);
+        assert_eq!(
+            Scope::parse_list("scope:hub:messages scope:hub:messages")
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(Scope::parse("nope").unwrap_err().field, "scope");
     }
 

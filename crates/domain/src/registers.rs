@@ -2,9 +2,9 @@
 //! Register (and bis register), the employer directory and the directory of
 //! network institutions.
 
+use crate::Invalid;
 use crate::clock::{format_date, parse_date};
 use crate::ids::{EmployerId, EnterpriseNumber, Sex, Ssin};
-use crate::Invalid;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::Date;
@@ -17,7 +17,10 @@ fn name(field: &str, value: &str) -> Result<String, Invalid> {
         return Err(Invalid::new(field, "must not be empty"));
     }
     if v.chars().count() > MAX_NAME {
-        return Err(Invalid::new(field, format!("must be at most {MAX_NAME} characters")));
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {MAX_NAME} characters"),
+        ));
     }
     if v.chars().any(|c| c.is_control()) {
         return Err(Invalid::new(field, "must not contain control characters"));
@@ -70,7 +73,10 @@ impl CountryCode {
         let v = s.trim().to_ascii_uppercase();
         let b = v.as_bytes();
         if b.len() != 2 || !b.iter().all(u8::is_ascii_uppercase) {
-            return Err(Invalid::new(field, "must be a two-letter ISO 3166 country code such as BE"));
+            return Err(Invalid::new(
+                field,
+                "must be a two-letter ISO 3166 country code such as BE",
+            ));
         }
         Ok(Self([b[0], b[1]]))
     }
@@ -140,7 +146,10 @@ impl PersonInput {
                 && p.month.is_none_or(|m| m == u8::from(b.month()))
                 && p.day.is_none_or(|d| d == b.day());
             if !consistent {
-                return Err(Invalid::new("birthDate", "does not match the birth date encoded in the SSIN"));
+                return Err(Invalid::new(
+                    "birthDate",
+                    "does not match the birth date encoded in the SSIN",
+                ));
             }
         }
         let sex = self
@@ -148,14 +157,13 @@ impl PersonInput {
             .as_deref()
             .map(|s| s.parse::<Sex>().map_err(|m| Invalid::new("sex", m)))
             .transpose()?;
-        if let (Some(given), Some(encoded)) = (sex, ssin.sex()) {
-            if given != encoded {
+        if let (Some(given), Some(encoded)) = (sex, ssin.sex())
+            && given != encoded {
                 return Err(Invalid::new(
                     "sex",
                     "does not match the SSIN (odd sequence numbers are male, even female)",
                 ));
             }
-        }
         let nationality = self
             .nationality
             .as_deref()
@@ -166,11 +174,10 @@ impl PersonInput {
             .as_deref()
             .map(|d| parse_date("deathDate", d))
             .transpose()?;
-        if let (Some(b), Some(d)) = (birth_date, death_date) {
-            if d < b {
+        if let (Some(b), Some(d)) = (birth_date, death_date)
+            && d < b {
                 return Err(Invalid::new("deathDate", "is before the birth date"));
             }
-        }
         Ok(Person {
             ssin,
             last_name,
@@ -225,11 +232,15 @@ impl EmployerInput {
             .as_deref()
             .map(|jc| {
                 let v = jc.trim();
-                let ok = (3..=7).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit() || c == '.');
+                let ok =
+                    (3..=7).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit() || c == '.');
                 if ok || v == "XXX" {
                     Ok(v.to_owned())
                 } else {
-                    Err(Invalid::new("jointCommittee", "must be a joint committee number such as 302 or 124.00"))
+                    Err(Invalid::new(
+                        "jointCommittee",
+                        "must be a joint committee number such as 302 or 124.00",
+                    ))
                 }
             })
             .transpose()?;
@@ -254,13 +265,20 @@ pub struct Institution {
 }
 
 impl Institution {
-    pub fn new(code: &str, name_: &str, sector: Option<u16>, webhook: Option<&str>) -> Result<Self, Invalid> {
+    pub fn new(
+        code: &str,
+        name_: &str,
+        sector: Option<u16>,
+        webhook: Option<&str>,
+    ) -> Result<Self, Invalid> {
         let code = InstitutionCode::parse(code)?;
-        if let Some(s) = sector {
-            if s > 999 {
-                return Err(Invalid::new("sector", "must be a sector number from 0 to 999"));
+        if let Some(s) = sector
+            && s > 999 {
+                return Err(Invalid::new(
+                    "sector",
+                    "must be a sector number from 0 to 999",
+                ));
             }
-        }
         let webhook_url = webhook.map(webhook_url).transpose()?;
         Ok(Self {
             code,
@@ -279,8 +297,15 @@ fn webhook_url(s: &str) -> Result<String, Invalid> {
         .or_else(|| v.strip_prefix("http://"))
         .ok_or_else(|| Invalid::new("webhook", "must be an absolute http:// or https:// URL"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || host.contains('@') || v.len() > 2000 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Invalid::new("webhook", "must be an absolute http:// or https:// URL with a host and no credentials"));
+    if host.is_empty()
+        || host.contains('@')
+        || v.len() > 2000
+        || v.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Invalid::new(
+            "webhook",
+            "must be an absolute http:// or https:// URL with a host and no credentials",
+        ));
     }
     Ok(v.to_owned())
 }
@@ -319,7 +344,10 @@ mod tests {
         let mut p = person();
         p.ssin = "93051822362".into();
         let e = p.validate().unwrap_err();
-        assert_eq!((e.field.as_str(), e.message.as_str()), ("ssin", "the SSIN has wrong check digits"));
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("ssin", "the SSIN has wrong check digits")
+        );
         let mut p = person();
         p.last_name = "  ".into();
         assert_eq!(p.validate().unwrap_err().field, "lastName");
@@ -331,9 +359,22 @@ mod tests {
     #[test]
     fn institutions() {
         assert!(Institution::new("ONEM", "Office national de l'emploi", Some(18), None).is_ok());
-        assert_eq!(Institution::new("onem", "x", None, None).unwrap_err().field, "institution");
-        assert_eq!(Institution::new("ONEM", "x", None, Some("ftp://x")).unwrap_err().field, "webhook");
-        assert_eq!(Institution::new("ONEM", "x", None, Some("https://u:p@host/")).unwrap_err().field, "webhook");
+        assert_eq!(
+            Institution::new("onem", "x", None, None).unwrap_err().field,
+            "institution"
+        );
+        assert_eq!(
+            Institution::new("ONEM", "x", None, Some("ftp://x"))
+                .unwrap_err()
+                .field,
+            "webhook"
+        );
+        assert_eq!(
+            Institution::new("ONEM", "x", None, Some("https://u:p@host/"))
+                .unwrap_err()
+                .field,
+            "webhook"
+        );
     }
 
     #[test]
@@ -346,7 +387,10 @@ mod tests {
             address: None,
         };
         assert!(e.validate().is_ok());
-        let bad = EmployerInput { enterprise_number: "0403170702".into(), ..e };
+        let bad = EmployerInput {
+            enterprise_number: "0403170702".into(),
+            ..e
+        };
         assert_eq!(bad.validate().unwrap_err().field, "enterpriseNumber");
     }
 }

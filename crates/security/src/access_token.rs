@@ -29,7 +29,9 @@ pub struct KeyMaterial {
 
 impl std::fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyMaterial").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("KeyMaterial")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -39,7 +41,8 @@ impl KeyMaterial {
     pub fn generate(entropy: &dyn Entropy) -> Result<Self, AuthError> {
         let mut seed = [0u8; 32];
         entropy.fill(&mut seed);
-        let pair = Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|e| AuthError::Key(e.to_string()))?;
+        let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
+            .map_err(|e| AuthError::Key(e.to_string()))?;
         let public = pair.public_key().as_ref().to_vec();
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &public);
         Ok(Self {
@@ -104,7 +107,10 @@ impl KeyRing {
             active: pair,
             keys: material
                 .iter()
-                .map(|k| RingKey { kid: k.kid.clone(), public: k.public.clone() })
+                .map(|k| RingKey {
+                    kid: k.kid.clone(),
+                    public: k.public.clone(),
+                })
                 .collect(),
         })
     }
@@ -141,7 +147,11 @@ impl KeyRing {
             if !s.allowed_for(principal.kind()) {
                 return Err(AuthError::Claim {
                     claim: "scope",
-                    reason: format!("{} is not available to a {}", s.as_str(), principal.kind().as_str()),
+                    reason: format!(
+                        "{} is not available to a {}",
+                        s.as_str(),
+                        principal.kind().as_str()
+                    ),
                 });
             }
         }
@@ -153,7 +163,11 @@ impl KeyRing {
             exp: now.seconds() + ttl_seconds,
             jti: entropy.token_hex(),
         };
-        let header = Header { alg: ALGORITHM.into(), typ: "at+jwt".into(), kid: self.active_kid.clone() };
+        let header = Header {
+            alg: ALGORITHM.into(),
+            typ: "at+jwt".into(),
+            kid: self.active_kid.clone(),
+        };
         let signing_input = format!("{}.{}", json_b64(&header)?, json_b64(&claims)?);
         let sig = self.active.sign(signing_input.as_bytes());
         Ok((format!("{signing_input}.{}", b64(sig.as_ref())), claims))
@@ -161,22 +175,32 @@ impl KeyRing {
 
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<Verified, AuthError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(AuthError::Malformed("does not have three parts"));
         };
-        let header: Header = serde_json::from_slice(&unb64(h)?).map_err(|_| AuthError::Malformed("has an unreadable header"))?;
+        let header: Header = serde_json::from_slice(&unb64(h)?)
+            .map_err(|_| AuthError::Malformed("has an unreadable header"))?;
         if header.alg != ALGORITHM {
             return Err(AuthError::Algorithm(header.alg));
         }
-        let key = self.keys.iter().find(|k| k.kid == header.kid).ok_or(AuthError::UnknownKey)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == header.kid)
+            .ok_or(AuthError::UnknownKey)?;
         let sig = unb64(s)?;
         UnparsedPublicKey::new(&ED25519, &key.public)
             .verify(format!("{h}.{p}").as_bytes(), &sig)
             .map_err(|_| AuthError::BadSignature)?;
-        let claims: AccessClaims =
-            serde_json::from_slice(&unb64(p)?).map_err(|_| AuthError::Malformed("has unreadable claims"))?;
+        let claims: AccessClaims = serde_json::from_slice(&unb64(p)?)
+            .map_err(|_| AuthError::Malformed("has unreadable claims"))?;
         if claims.iss != ISSUER {
-            return Err(AuthError::Claim { claim: "iss", reason: "not issued by this server".into() });
+            return Err(AuthError::Claim {
+                claim: "iss",
+                reason: "not issued by this server".into(),
+            });
         }
         let now_s = now.seconds();
         if claims.exp + LEEWAY_SECONDS <= now_s {
@@ -185,11 +209,20 @@ impl KeyRing {
         if claims.iat - LEEWAY_SECONDS > now_s {
             return Err(AuthError::NotYetValid);
         }
-        let principal = Principal::parse_subject(&claims.sub)
-            .map_err(|e| AuthError::Claim { claim: "sub", reason: e.message })?;
-        let scopes = Scope::parse_list(&claims.scope)
-            .map_err(|e| AuthError::Claim { claim: "scope", reason: e.message })?;
-        Ok(Verified { principal, scopes, expires_at: claims.exp, jti: claims.jti })
+        let principal = Principal::parse_subject(&claims.sub).map_err(|e| AuthError::Claim {
+            claim: "sub",
+            reason: e.message,
+        })?;
+        let scopes = Scope::parse_list(&claims.scope).map_err(|e| AuthError::Claim {
+            claim: "scope",
+            reason: e.message,
+        })?;
+        Ok(Verified {
+            principal,
+            scopes,
+            expires_at: claims.exp,
+            jti: claims.jti,
+        })
     }
 }
 
@@ -217,7 +250,9 @@ mod tests {
     fn issue_then_verify() {
         let (ring, _) = ring();
         let p = Principal::parse_subject("institution:ONEM").unwrap();
-        let (tok, claims) = ring.issue(&p, &p.default_scopes(), 600, now(), &SystemEntropy).unwrap();
+        let (tok, claims) = ring
+            .issue(&p, &p.default_scopes(), 600, now(), &SystemEntropy)
+            .unwrap();
         let v = ring.verify(&tok, now()).unwrap();
         assert_eq!(v.principal, p);
         assert_eq!(v.expires_at, claims.exp);
@@ -228,15 +263,31 @@ mod tests {
     fn expiry_and_tampering() {
         let (ring, _) = ring();
         let p = Principal::Operator;
-        let (tok, _) = ring.issue(&p, &[Scope::Operator], 60, now(), &SystemEntropy).unwrap();
-        assert_eq!(ring.verify(&tok, now().plus_seconds(60 + LEEWAY_SECONDS)).unwrap_err(), AuthError::Expired);
-        assert_eq!(ring.verify(&tok, now().plus_seconds(-(LEEWAY_SECONDS + 1))).unwrap_err(), AuthError::NotYetValid);
+        let (tok, _) = ring
+            .issue(&p, &[Scope::Operator], 60, now(), &SystemEntropy)
+            .unwrap();
+        assert_eq!(
+            ring.verify(&tok, now().plus_seconds(60 + LEEWAY_SECONDS))
+                .unwrap_err(),
+            AuthError::Expired
+        );
+        assert_eq!(
+            ring.verify(&tok, now().plus_seconds(-(LEEWAY_SECONDS + 1)))
+                .unwrap_err(),
+            AuthError::NotYetValid
+        );
         // Swap the claims for an employer's: the signature no longer matches.
         let parts: Vec<&str> = tok.split('.').collect();
         let forged = crate::b64(br#"{"iss":"kruispunt","sub":"employer:935467","scope":"","iat":1796000000,"exp":1796000060,"jti":"x"}"#);
         let bad = format!("{}.{}.{}", parts[0], forged, parts[2]);
-        assert_eq!(ring.verify(&bad, now()).unwrap_err(), AuthError::BadSignature);
-        assert!(matches!(ring.verify("abc", now()), Err(AuthError::Malformed(_))));
+        assert_eq!(
+            ring.verify(&bad, now()).unwrap_err(),
+            AuthError::BadSignature
+        );
+        assert!(matches!(
+            ring.verify("abc", now()),
+            Err(AuthError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -245,7 +296,10 @@ mod tests {
         let (ring_b, _) = ring();
         let p = Principal::Operator;
         let (tok, _) = ring_a.issue(&p, &[], 60, now(), &SystemEntropy).unwrap();
-        assert_eq!(ring_b.verify(&tok, now()).unwrap_err(), AuthError::UnknownKey);
+        assert_eq!(
+            ring_b.verify(&tok, now()).unwrap_err(),
+            AuthError::UnknownKey
+        );
         // Rotate: the old key is retired but still verifies.
         let mut retired = ka.clone();
         retired.retired = true;

@@ -51,10 +51,16 @@ impl KeyAlgorithm {
 /// mistaken file never ends up stored.
 pub fn inspect_public_key(pem: &str) -> Result<KeyAlgorithm, AuthError> {
     if pem.contains("PRIVATE KEY") {
-        return Err(AuthError::Key("this is a private key; register the public key only".into()));
+        return Err(AuthError::Key(
+            "this is a private key; register the public key only".into(),
+        ));
     }
-    if !pem.contains("-----BEGIN PUBLIC KEY-----") && !pem.contains("-----BEGIN RSA PUBLIC KEY-----") {
-        return Err(AuthError::Key("expected a PEM file with a BEGIN PUBLIC KEY block".into()));
+    if !pem.contains("-----BEGIN PUBLIC KEY-----")
+        && !pem.contains("-----BEGIN RSA PUBLIC KEY-----")
+    {
+        return Err(AuthError::Key(
+            "expected a PEM file with a BEGIN PUBLIC KEY block".into(),
+        ));
     }
     if let Ok(_k) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
         return Ok(KeyAlgorithm::Rs256);
@@ -64,9 +70,13 @@ pub fn inspect_public_key(pem: &str) -> Result<KeyAlgorithm, AuthError> {
         if pem.len() < 200 {
             return Ok(KeyAlgorithm::Es256);
         }
-        return Err(AuthError::Key("only P-256 elliptic-curve keys (ES256) are accepted".into()));
+        return Err(AuthError::Key(
+            "only P-256 elliptic-curve keys (ES256) are accepted".into(),
+        ));
     }
-    Err(AuthError::Key("neither an RSA nor a P-256 public key".into()))
+    Err(AuthError::Key(
+        "neither an RSA nor a P-256 public key".into(),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,11 +112,14 @@ pub fn claimed_client_id(assertion: &str) -> Result<String, AuthError> {
         .split('.')
         .nth(1)
         .ok_or(AuthError::Malformed("does not have three parts"))?;
-    let claims: Claims =
-        serde_json::from_slice(&unb64(payload)?).map_err(|_| AuthError::Malformed("has unreadable claims"))?;
+    let claims: Claims = serde_json::from_slice(&unb64(payload)?)
+        .map_err(|_| AuthError::Malformed("has unreadable claims"))?;
     match claims.iss {
         Some(iss) if !iss.is_empty() && iss.len() <= 128 => Ok(iss),
-        _ => Err(AuthError::Claim { claim: "iss", reason: "missing; it must be the client id".into() }),
+        _ => Err(AuthError::Claim {
+            claim: "iss",
+            reason: "missing; it must be the client id".into(),
+        }),
     }
 }
 
@@ -122,9 +135,14 @@ pub fn verify(
     if assertion.len() > 16 * 1024 {
         return Err(AuthError::Malformed("is too long"));
     }
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| AuthError::Malformed("has an unreadable header"))?;
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| AuthError::Malformed("has an unreadable header"))?;
     if header.alg != algorithm.jwt() {
-        return Err(AuthError::Algorithm(format!("{:?} (this client registered a {} key)", header.alg, algorithm.as_str())));
+        return Err(AuthError::Algorithm(format!(
+            "{:?} (this client registered a {} key)",
+            header.alg,
+            algorithm.as_str()
+        )));
     }
     let key = match algorithm {
         KeyAlgorithm::Rs256 => DecodingKey::from_rsa_pem(public_key_pem.as_bytes()),
@@ -136,12 +154,17 @@ pub fn verify(
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<Claims>(assertion, &key, &validation).map_err(|e| match e.kind() {
+    let data = jsonwebtoken::decode::<Claims>(assertion, &key, &validation).map_err(|e| match e
+        .kind()
+    {
         jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
         _ => AuthError::Malformed("cannot be verified"),
     })?;
     let c = data.claims;
-    let claim = |claim: &'static str, reason: &str| AuthError::Claim { claim, reason: reason.into() };
+    let claim = |claim: &'static str, reason: &str| AuthError::Claim {
+        claim,
+        reason: reason.into(),
+    };
     if c.iss.as_deref() != Some(client_id) {
         return Err(claim("iss", "must be the client id"));
     }
@@ -156,7 +179,9 @@ pub fn verify(
     if !aud_ok {
         return Err(AuthError::Claim {
             claim: "aud",
-            reason: format!("must be the token endpoint URL as you reached it: {expected_audience}"),
+            reason: format!(
+                "must be the token endpoint URL as you reached it: {expected_audience}"
+            ),
         });
     }
     let now_s = now.seconds();
@@ -170,10 +195,15 @@ pub fn verify(
             reason: format!("must be at most {MAX_LIFETIME_SECONDS} seconds ahead"),
         });
     }
-    if c.iat.is_some_and(|iat| iat > now_s + LEEWAY_SECONDS) || c.nbf.is_some_and(|nbf| nbf > now_s + LEEWAY_SECONDS) {
+    if c.iat.is_some_and(|iat| iat > now_s + LEEWAY_SECONDS)
+        || c.nbf.is_some_and(|nbf| nbf > now_s + LEEWAY_SECONDS)
+    {
         return Err(AuthError::NotYetValid);
     }
-    let jti = c.jti.filter(|j| !j.is_empty() && j.len() <= 256).ok_or_else(|| claim("jti", "is required (at most 256 characters)"))?;
+    let jti = c
+        .jti
+        .filter(|j| !j.is_empty() && j.len() <= 256)
+        .ok_or_else(|| claim("jti", "is required (at most 256 characters)"))?;
     Ok(Assertion {
         client_id: client_id.to_owned(),
         jti,

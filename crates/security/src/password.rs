@@ -20,7 +20,9 @@ pub fn hash(password: &str, entropy: &dyn Entropy) -> Result<String, AuthError> 
 /// Constant-time comparison inside argon2; `false` for a wrong password or
 /// an unreadable hash.
 pub fn verify(password: &str, phc: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), phc).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
 }
 
 #[cfg(test)]

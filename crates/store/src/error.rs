@@ -29,7 +29,9 @@ impl StoreError {
                 return StoreError::Conflict { what };
             }
             if db.is_foreign_key_violation() {
-                return StoreError::NotFound { what: "referenced row" };
+                return StoreError::NotFound {
+                    what: "referenced row",
+                };
             }
         }
         StoreError::Database(err)

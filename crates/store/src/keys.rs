@@ -19,7 +19,9 @@ pub struct SigningKeyRow {
 impl std::fmt::Debug for SigningKeyRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("SigningKeyRow").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKeyRow")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,7 +47,11 @@ impl Store {
 
     /// Stores `key` as the active key and retires every other active key,
     /// in one transaction.
-    pub async fn rotate_signing_key(&self, key: &SigningKeyRow, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRow,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
             .bind(now.millis())
@@ -68,12 +74,17 @@ impl Store {
 
     /// Inserts `key` only if no active key exists yet (first start; safe when
     /// several servers start at once on one PostgreSQL: the loser re-reads).
-    pub async fn insert_first_signing_key(&self, key: &SigningKeyRow, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn insert_first_signing_key(
+        &self,
+        key: &SigningKeyRow,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let active: i64 = sqlx::query("SELECT COUNT(*) AS n FROM signing_keys WHERE retired_at IS NULL")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
+        let active: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM signing_keys WHERE retired_at IS NULL")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
         if active == 0 {
             sqlx::query(
                 "INSERT INTO signing_keys (kid, algorithm, private_key, public_der, created_at) \

@@ -4,8 +4,8 @@
 use crate::registers::placeholders as values_placeholders;
 use crate::{Store, StoreError};
 use kruispunt_domain::clock::Timestamp;
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 #[derive(Debug, Clone)]
 pub struct NewAuthorization {
@@ -88,8 +88,12 @@ impl Store {
             let sql = format!(
                 "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
                  valid_from, valid_to, granted_at) VALUES {}{}",
-                values_placeholders(chunk.len(), 9),
-                if skip_existing { " ON CONFLICT DO NOTHING" } else { "" }
+                values_placeholders(self.backend, chunk.len(), 9),
+                if skip_existing {
+                    " ON CONFLICT DO NOTHING"
+                } else {
+                    ""
+                }
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for a in chunk {
@@ -117,7 +121,10 @@ impl Store {
         let rows = sqlx::query("SELECT * FROM authorizations ORDER BY granted_at, id")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(authorization_from).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(authorization_from)
+            .collect::<Result<_, _>>()?)
     }
 
     pub async fn count_authorizations(&self) -> Result<i64, StoreError> {
@@ -138,8 +145,12 @@ impl Store {
             let sql = format!(
                 "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \
                  VALUES {}{}",
-                values_placeholders(chunk.len(), 7),
-                if skip_existing { " ON CONFLICT DO NOTHING" } else { "" }
+                values_placeholders(self.backend, chunk.len(), 7),
+                if skip_existing {
+                    " ON CONFLICT DO NOTHING"
+                } else {
+                    ""
+                }
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for r in chunk {
@@ -161,7 +172,11 @@ impl Store {
     }
 
     /// The references an institution holds on a person (active or not).
-    pub async fn references_of(&self, institution: &str, ssin: &str) -> Result<Vec<ReferenceRow>, StoreError> {
+    pub async fn references_of(
+        &self,
+        institution: &str,
+        ssin: &str,
+    ) -> Result<Vec<ReferenceRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM person_references WHERE institution = $1 AND ssin = $2 ORDER BY start_date, id",
         )

@@ -4,7 +4,9 @@
 use crate::{Store, StoreError};
 use kruispunt_domain::clock::{Timestamp, parse_date};
 use kruispunt_domain::ids::{EmployerId, EnterpriseNumber, Sex, Ssin};
-use kruispunt_domain::registers::{Address, CountryCode, Employer, Institution, InstitutionCode, Person};
+use kruispunt_domain::registers::{
+    Address, CountryCode, Employer, Institution, InstitutionCode, Person,
+};
 use kruispunt_domain::sectors::{CAPACITIES, GENERIC_CAPACITIES, SECTORS};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -16,7 +18,13 @@ const BULK_ROWS: usize = 400;
 const PERSON_COLUMNS: &str = "ssin, last_name, first_name, birth_date, sex, nationality, street, house_number, \
      postal_code, municipality, country, death_date, is_bis, updated_at";
 
-pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
+/// `VALUES` tuples for a multi-row INSERT of `rows` rows of `cols` values.
+///
+/// SQLite gets anonymous `?` placeholders: sqlx resolves every numbered
+/// `$N` through `sqlite3_bind_parameter_name`, a linear scan, which makes a
+/// 5,000-parameter statement quadratic (measured: 82 % of a bulk load's CPU).
+/// PostgreSQL needs `$N`.
+pub(crate) fn placeholders(backend: crate::Backend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -27,14 +35,18 @@ pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push(',');
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            match backend {
+                crate::Backend::Sqlite => s.push('?'),
+                crate::Backend::Postgres => {
+                    s.push('$');
+                    s.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
         }
         s.push(')');
     }
     s
 }
-
 
 fn person_upsert_tail() -> &'static str {
     " ON CONFLICT (ssin) DO UPDATE SET last_name = excluded.last_name, first_name = excluded.first_name, \
@@ -70,10 +82,18 @@ fn address_from(row: &AnyRow) -> Result<Option<Address>, sqlx::Error> {
         None => None,
         Some(street) => Some(Address {
             street,
-            house_number: row.try_get::<Option<String>, _>("house_number")?.unwrap_or_default(),
-            postal_code: row.try_get::<Option<String>, _>("postal_code")?.unwrap_or_default(),
-            municipality: row.try_get::<Option<String>, _>("municipality")?.unwrap_or_default(),
-            country: row.try_get::<Option<String>, _>("country")?.unwrap_or_default(),
+            house_number: row
+                .try_get::<Option<String>, _>("house_number")?
+                .unwrap_or_default(),
+            postal_code: row
+                .try_get::<Option<String>, _>("postal_code")?
+                .unwrap_or_default(),
+            municipality: row
+                .try_get::<Option<String>, _>("municipality")?
+                .unwrap_or_default(),
+            country: row
+                .try_get::<Option<String>, _>("country")?
+                .unwrap_or_default(),
         }),
     })
 }
@@ -97,7 +117,9 @@ fn person_from(row: &AnyRow) -> Result<Person, StoreError> {
             .transpose()?,
         nationality: row
             .try_get::<Option<String>, _>("nationality")?
-            .map(|n| CountryCode::parse("nationality", &n).map_err(|_| StoreError::Corrupt("persons")))
+            .map(|n| {
+                CountryCode::parse("nationality", &n).map_err(|_| StoreError::Corrupt("persons"))
+            })
             .transpose()?,
         address: address_from(row)?,
         death_date: date("death_date")?,
@@ -108,8 +130,10 @@ fn employer_from(row: &AnyRow) -> Result<Employer, StoreError> {
     let id: i64 = row.try_get("employer_id")?;
     let en: String = row.try_get("enterprise_number")?;
     Ok(Employer {
-        employer_id: EmployerId::from_value(id as u64).map_err(|_| StoreError::Corrupt("employers"))?,
-        enterprise_number: EnterpriseNumber::parse(&en).map_err(|_| StoreError::Corrupt("employers"))?,
+        employer_id: EmployerId::from_value(id as u64)
+            .map_err(|_| StoreError::Corrupt("employers"))?,
+        enterprise_number: EnterpriseNumber::parse(&en)
+            .map_err(|_| StoreError::Corrupt("employers"))?,
         name: row.try_get("name")?,
         joint_committee: row.try_get("joint_committee")?,
         address: address_from(row)?,
@@ -134,20 +158,26 @@ impl Store {
     pub async fn upsert_person(&self, p: &Person, now: Timestamp) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO persons ({PERSON_COLUMNS}) VALUES {}{}",
-            placeholders(1, 14),
+            placeholders(self.backend, 1, 14),
             person_upsert_tail()
         );
-        bind_person(sqlx::query(AssertSqlSafe(sql)), p, now).execute(&self.pool).await?;
+        bind_person(sqlx::query(AssertSqlSafe(sql)), p, now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Loads many persons in one transaction (all or nothing).
-    pub async fn bulk_upsert_persons(&self, persons: &[Person], now: Timestamp) -> Result<(), StoreError> {
+    pub async fn bulk_upsert_persons(
+        &self,
+        persons: &[Person],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in persons.chunks(BULK_ROWS) {
             let sql = format!(
                 "INSERT INTO persons ({PERSON_COLUMNS}) VALUES {}{}",
-                placeholders(chunk.len(), 14),
+                placeholders(self.backend, chunk.len(), 14),
                 person_upsert_tail()
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -161,11 +191,39 @@ impl Store {
     }
 
     pub async fn person(&self, ssin: &Ssin) -> Result<Option<Person>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM persons WHERE ssin = $1")))
-            .bind(ssin.to_string())
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM persons WHERE ssin = $1"
+        )))
+        .bind(ssin.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(person_from).transpose()
+    }
+
+    /// A living person with a National Register number (for demo logins).
+    pub async fn sample_living_person(&self) -> Result<Option<Ssin>, StoreError> {
+        let row = sqlx::query("SELECT ssin FROM persons WHERE death_date IS NULL AND is_bis = 0 ORDER BY ssin LIMIT 1")
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(person_from).transpose()
+        row.map(|r| {
+            let s: String = r.try_get("ssin")?;
+            Ssin::parse(&s).map_err(|_| StoreError::Corrupt("persons"))
+        })
+        .transpose()
+    }
+
+    /// An active employer (for demo logins).
+    pub async fn sample_active_employer(&self) -> Result<Option<EmployerId>, StoreError> {
+        let row = sqlx::query(
+            "SELECT employer_id FROM employers WHERE active = 1 ORDER BY employer_id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let v: i64 = r.try_get("employer_id")?;
+            EmployerId::from_value(v as u64).map_err(|_| StoreError::Corrupt("employers"))
+        })
+        .transpose()
     }
 
     pub async fn count_persons(&self) -> Result<i64, StoreError> {
@@ -176,7 +234,8 @@ impl Store {
     }
 
     pub async fn insert_employer(&self, e: &Employer, now: Timestamp) -> Result<(), StoreError> {
-        self.bulk_insert_employers(std::slice::from_ref(e), false, now).await
+        self.bulk_insert_employers(std::slice::from_ref(e), false, now)
+            .await
     }
 
     /// Inserts employers in one transaction. With `skip_existing`, rows
@@ -193,8 +252,12 @@ impl Store {
             let sql = format!(
                 "INSERT INTO employers (employer_id, enterprise_number, name, joint_committee, street, house_number, \
                  postal_code, municipality, country, active, updated_at) VALUES {}{}",
-                placeholders(chunk.len(), 11),
-                if skip_existing { " ON CONFLICT DO NOTHING" } else { "" }
+                placeholders(self.backend, chunk.len(), 11),
+                if skip_existing {
+                    " ON CONFLICT DO NOTHING"
+                } else {
+                    ""
+                }
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for e in chunk {
@@ -212,9 +275,9 @@ impl Store {
                     .bind(i64::from(e.active))
                     .bind(now.millis());
             }
-            q.execute(&mut *tx)
-                .await
-                .map_err(|err| StoreError::conflict_or(err, "an employer with this ONSS or enterprise number"))?;
+            q.execute(&mut *tx).await.map_err(|err| {
+                StoreError::conflict_or(err, "an employer with this ONSS or enterprise number")
+            })?;
         }
         tx.commit().await?;
         Ok(())
@@ -228,7 +291,10 @@ impl Store {
         row.as_ref().map(employer_from).transpose()
     }
 
-    pub async fn employer_by_enterprise(&self, en: EnterpriseNumber) -> Result<Option<Employer>, StoreError> {
+    pub async fn employer_by_enterprise(
+        &self,
+        en: EnterpriseNumber,
+    ) -> Result<Option<Employer>, StoreError> {
         let row = sqlx::query("SELECT * FROM employers WHERE enterprise_number = $1")
             .bind(en.to_string())
             .fetch_optional(&self.pool)
@@ -243,14 +309,27 @@ impl Store {
             .try_get("n")?)
     }
 
-    pub async fn insert_institution(&self, i: &Institution, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn insert_institution(
+        &self,
+        i: &Institution,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         self.insert_institution_with(i, false, now).await
     }
 
-    pub async fn insert_institution_with(&self, i: &Institution, skip_existing: bool, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn insert_institution_with(
+        &self,
+        i: &Institution,
+        skip_existing: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO institutions (code, name, sector, webhook_url, created_at) VALUES ($1, $2, $3, $4, $5){}",
-            if skip_existing { " ON CONFLICT DO NOTHING" } else { "" }
+            if skip_existing {
+                " ON CONFLICT DO NOTHING"
+            } else {
+                ""
+            }
         );
         sqlx::query(AssertSqlSafe(sql))
             .bind(i.code.to_string())
@@ -264,18 +343,23 @@ impl Store {
         Ok(())
     }
 
-    pub async fn institution(&self, code: &InstitutionCode) -> Result<Option<Institution>, StoreError> {
-        let row = sqlx::query("SELECT code, name, sector, webhook_url FROM institutions WHERE code = $1")
-            .bind(code.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn institution(
+        &self,
+        code: &InstitutionCode,
+    ) -> Result<Option<Institution>, StoreError> {
+        let row =
+            sqlx::query("SELECT code, name, sector, webhook_url FROM institutions WHERE code = $1")
+                .bind(code.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(institution_from).transpose()
     }
 
     pub async fn institutions(&self) -> Result<Vec<Institution>, StoreError> {
-        let rows = sqlx::query("SELECT code, name, sector, webhook_url FROM institutions ORDER BY code")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT code, name, sector, webhook_url FROM institutions ORDER BY code")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(institution_from).collect()
     }
 
@@ -290,9 +374,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let generic = SECTORS
-            .iter()
-            .flat_map(|s| GENERIC_CAPACITIES.iter().map(move |&(code, label)| (s.code, code, label)));
+        let generic = SECTORS.iter().flat_map(|s| {
+            GENERIC_CAPACITIES
+                .iter()
+                .map(move |&(code, label)| (s.code, code, label))
+        });
         let specific = CAPACITIES.iter().map(|c| (c.sector, c.code, c.label_en));
         for (sector, code, label) in specific.chain(generic) {
             sqlx::query(
@@ -310,12 +396,19 @@ impl Store {
     }
 
     /// Adds or relabels a capacity code of a sector (operator action).
-    pub async fn upsert_capacity(&self, sector: u16, capacity: u16, label: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sectors (sector, name) VALUES ($1, $2) ON CONFLICT (sector) DO NOTHING")
-            .bind(i64::from(sector))
-            .bind(format!("Sector {sector}"))
-            .execute(&self.pool)
-            .await?;
+    pub async fn upsert_capacity(
+        &self,
+        sector: u16,
+        capacity: u16,
+        label: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sectors (sector, name) VALUES ($1, $2) ON CONFLICT (sector) DO NOTHING",
+        )
+        .bind(i64::from(sector))
+        .bind(format!("Sector {sector}"))
+        .execute(&self.pool)
+        .await?;
         sqlx::query(
             "INSERT INTO capacities (sector, capacity, label) VALUES ($1, $2, $3) \
              ON CONFLICT (sector, capacity) DO UPDATE SET label = excluded.label",
@@ -329,11 +422,13 @@ impl Store {
     }
 
     pub async fn capacity_exists(&self, sector: u16, capacity: u16) -> Result<bool, StoreError> {
-        Ok(sqlx::query("SELECT 1 AS one FROM capacities WHERE sector = $1 AND capacity = $2")
-            .bind(i64::from(sector))
-            .bind(i64::from(capacity))
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM capacities WHERE sector = $1 AND capacity = $2")
+                .bind(i64::from(sector))
+                .bind(i64::from(capacity))
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 }

@@ -16,7 +16,10 @@ pub const TEST_DATABASE_ENV: &str = "KRUISPUNT_TEST_DATABASE_URL";
 /// A unique name for this process and call (tests run in parallel).
 fn unique_name() -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let nanos = std::time::UNIX_EPOCH.elapsed().map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::UNIX_EPOCH
+        .elapsed()
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("kp_test_{}_{}_{}", std::process::id(), nanos, n)
 }
 
@@ -27,11 +30,18 @@ pub async fn fresh_database_url() -> Result<String, StoreError> {
         Ok(base) if base.starts_with("postgres") => {
             let name = unique_name();
             let mut conn = sqlx::AnyConnection::connect(&base).await?;
-            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await?;
             conn.close().await?;
             // Replace the database name (the last path segment).
-            let (head, tail) = base.rsplit_once('/').ok_or_else(|| StoreError::Config("bad test URL".into()))?;
-            let query = tail.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            let (head, tail) = base
+                .rsplit_once('/')
+                .ok_or_else(|| StoreError::Config("bad test URL".into()))?;
+            let query = tail
+                .split_once('?')
+                .map(|(_, q)| format!("?{q}"))
+                .unwrap_or_default();
             Ok(format!("{head}/{name}{query}"))
         }
         _ => {
@@ -79,7 +89,10 @@ mod tests {
         let mut p2 = p.clone();
         p2.last_name = "Janssens".into();
         store.upsert_person(&p2, now()).await.unwrap();
-        assert_eq!(store.person(&p.ssin).await.unwrap().unwrap().last_name, "Janssens");
+        assert_eq!(
+            store.person(&p.ssin).await.unwrap().unwrap().last_name,
+            "Janssens"
+        );
         assert_eq!(store.count_persons().await.unwrap(), 1);
 
         let e = EmployerInput {
@@ -92,17 +105,35 @@ mod tests {
         .validate()
         .unwrap();
         store.insert_employer(&e, now()).await.unwrap();
-        assert!(matches!(store.insert_employer(&e, now()).await, Err(StoreError::Conflict { .. })));
-        assert_eq!(store.employer(e.employer_id).await.unwrap(), Some(e.clone()));
-        assert_eq!(store.employer_by_enterprise(e.enterprise_number).await.unwrap(), Some(e));
+        assert!(matches!(
+            store.insert_employer(&e, now()).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(
+            store.employer(e.employer_id).await.unwrap(),
+            Some(e.clone())
+        );
+        assert_eq!(
+            store
+                .employer_by_enterprise(e.enterprise_number)
+                .await
+                .unwrap(),
+            Some(e)
+        );
 
         let i = Institution::new("ONEM", "Office national de l'emploi", Some(18), None).unwrap();
         store.insert_institution(&i, now()).await.unwrap();
-        assert!(matches!(store.insert_institution(&i, now()).await, Err(StoreError::Conflict { .. })));
+        assert!(matches!(
+            store.insert_institution(&i, now()).await,
+            Err(StoreError::Conflict { .. })
+        ));
         assert_eq!(store.institutions().await.unwrap(), vec![i]);
         assert!(store.capacity_exists(18, 1).await.unwrap());
         assert!(!store.capacity_exists(18, 77).await.unwrap());
-        store.upsert_capacity(18, 77, "Test capacity").await.unwrap();
+        store
+            .upsert_capacity(18, 77, "Test capacity")
+            .await
+            .unwrap();
         assert!(store.capacity_exists(18, 77).await.unwrap());
     }
 
@@ -112,7 +143,10 @@ mod tests {
         let exp = now().plus_seconds(60);
         assert!(store.remember_jti("c1", "j1", exp, now()).await.unwrap());
         assert!(!store.remember_jti("c1", "j1", exp, now()).await.unwrap());
-        assert!(store.remember_jti("c2", "j1", exp, now()).await.unwrap(), "jti is per client");
+        assert!(
+            store.remember_jti("c2", "j1", exp, now()).await.unwrap(),
+            "jti is per client"
+        );
     }
 
     #[tokio::test]

@@ -17,7 +17,9 @@ pub struct UserRow {
 
 impl std::fmt::Debug for UserRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRow").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 

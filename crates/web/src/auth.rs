@@ -27,7 +27,10 @@ impl Caller {
             Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "insufficient_scope",
-                format!("this operation needs a token with the scope {}", scope.as_str()),
+                format!(
+                    "this operation needs a token with the scope {}",
+                    scope.as_str()
+                ),
             ))
         }
     }
@@ -36,23 +39,42 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing_token", "send an access token: Authorization: Bearer <token>"))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_token",
+                "send an access token: Authorization: Bearer <token>",
+            )
+        })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the Authorization header must be: Bearer <token>"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "invalid_token",
+                    "the Authorization header must be: Bearer <token>",
+                )
+            })?;
         let now = state.now();
         let verified = match state.keys().verify(token, now) {
-            Err(AuthError::UnknownKey) if state.reload_keys().await? => state.keys().verify(token, now),
+            Err(AuthError::UnknownKey) if state.reload_keys().await? => {
+                state.keys().verify(token, now)
+            }
             other => other,
         }?;
-        Ok(Caller { principal: verified.principal, scopes: verified.scopes, expires_at: verified.expires_at })
+        Ok(Caller {
+            principal: verified.principal,
+            scopes: verified.scopes,
+            expires_at: verified.expires_at,
+        })
     }
 }

@@ -37,7 +37,11 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            body: ErrorBody { code: code.into(), message: message.into(), field: None },
+            body: ErrorBody {
+                code: code.into(),
+                message: message.into(),
+                field: None,
+            },
             headers: Vec::new(),
         }
     }
@@ -71,7 +75,11 @@ impl ApiError {
     /// An unexpected failure. The detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an unexpected error occurred; quote the request id when reporting it")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an unexpected error occurred; quote the request id when reporting it",
+        )
     }
 
     /// The generic error for a status produced outside our handlers
@@ -82,13 +90,22 @@ impl ApiError {
             401 => ("unauthorized", "authentication is required"),
             403 => ("forbidden", "you may not do this"),
             404 => ("not_found", "there is nothing at this address"),
-            405 => ("method_not_allowed", "this method is not allowed at this address"),
+            405 => (
+                "method_not_allowed",
+                "this method is not allowed at this address",
+            ),
             408 => ("timeout", "the request took too long to arrive"),
             413 => ("payload_too_large", "the request body is too large"),
-            415 => ("unsupported_media_type", "the request content type is not supported here"),
+            415 => (
+                "unsupported_media_type",
+                "the request content type is not supported here",
+            ),
             422 => ("bad_request", "the request body cannot be processed"),
             429 => ("throttled", "too many requests; retry later"),
-            503 => ("unavailable", "the service is busy or timed out; retry later"),
+            503 => (
+                "unavailable",
+                "the service is busy or timed out; retry later",
+            ),
             504 => ("timeout", "the request timed out"),
             _ if status.is_server_error() => ("internal", "an unexpected error occurred"),
             _ => ("error", "the request failed"),

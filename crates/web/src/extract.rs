@@ -31,7 +31,11 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             // serde's message names the field: "missing field `ssin`" or
             // "ssin: the SSIN has wrong check digits at line 1 column 20".
             let text = e.body_text();
-            let detail = text.split_once(": ").map(|(_, d)| d).unwrap_or(&text).to_owned();
+            let detail = text
+                .split_once(": ")
+                .map(|(_, d)| d)
+                .unwrap_or(&text)
+                .to_owned();
             let field = field_in(&detail);
             let mut err = ApiError::bad_request("invalid_body", detail);
             if let Some(f) = field {
@@ -39,7 +43,9 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             }
             err
         }
-        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("invalid_json", "the body is not valid JSON"),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("invalid_json", "the body is not valid JSON")
+        }
         other => ApiError::for_status(other.status()),
     }
 }
@@ -70,7 +76,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiForm<T> {
                 "unsupported_media_type",
                 "send the form as application/x-www-form-urlencoded",
             )),
-            Err(r @ (FormRejection::FailedToDeserializeForm(_) | FormRejection::FailedToDeserializeFormBody(_))) => {
+            Err(
+                r @ (FormRejection::FailedToDeserializeForm(_)
+                | FormRejection::FailedToDeserializeFormBody(_)),
+            ) => {
                 let text = r.body_text();
                 let mut err = ApiError::bad_request("invalid_request", text.clone());
                 if let Some(f) = field_in(&text) {
@@ -89,8 +98,14 @@ mod tests {
 
     #[test]
     fn finds_fields() {
-        assert_eq!(field_in("missing field `ssin` at line 1").as_deref(), Some("ssin"));
-        assert_eq!(field_in("ssin: the SSIN has wrong check digits").as_deref(), Some("ssin"));
+        assert_eq!(
+            field_in("missing field `ssin` at line 1").as_deref(),
+            Some("ssin")
+        );
+        assert_eq!(
+            field_in("ssin: the SSIN has wrong check digits").as_deref(),
+            Some("ssin")
+        );
         assert_eq!(field_in("expected value at line 1"), None);
     }
 }

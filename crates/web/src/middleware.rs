@@ -36,7 +36,10 @@ fn next_request_id(state: &AppState) -> String {
 /// followed across systems; otherwise makes one.
 fn acceptable(id: &HeaderValue) -> Option<String> {
     let s = id.to_str().ok()?;
-    let ok = !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
     ok.then(|| s.to_owned())
 }
 
@@ -44,7 +47,10 @@ pub fn apply(router: Router, state: AppState, config: &WebConfig) -> Router {
     let request_id_state = state.clone();
     router
         .layer(RequestBodyLimitLayer::new(config.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
         .layer(from_fn(telemetry))
         .layer(from_fn(error_envelope))
         .layer(from_fn(move |mut req: Request, next: Next| {
@@ -97,7 +103,10 @@ async fn error_envelope(req: Request, next: Next) -> Response {
     };
     let envelope = ErrorEnvelope { error, request_id };
     let bytes = serde_json::to_vec(&envelope).unwrap_or_else(|_| b"{}".to_vec());
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -112,7 +121,11 @@ async fn telemetry(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     let res = next.run(req).await;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();

@@ -50,15 +50,25 @@ pub struct AppState(Arc<Inner>);
 
 fn material(rows: Vec<SigningKeyRow>) -> Vec<KeyMaterial> {
     rows.into_iter()
-        .map(|r| KeyMaterial { kid: r.kid, seed: r.private_key, public: r.public_der, retired: r.retired_at.is_some() })
+        .map(|r| KeyMaterial {
+            kid: r.kid,
+            seed: r.private_key,
+            public: r.public_der,
+            retired: r.retired_at.is_some(),
+        })
         .collect()
 }
 
 /// Loads the key ring, creating the first key on first start.
-pub async fn load_key_ring(store: &Store, clock: &dyn Clock, entropy: &dyn Entropy) -> Result<KeyRing, ApiError> {
+pub async fn load_key_ring(
+    store: &Store,
+    clock: &dyn Clock,
+    entropy: &dyn Entropy,
+) -> Result<KeyRing, ApiError> {
     let mut rows = store.signing_keys().await?;
     if !rows.iter().any(|r| r.retired_at.is_none()) {
-        let k = KeyMaterial::generate(entropy).map_err(|e| ApiError::internal(format!("key generation: {e}")))?;
+        let k = KeyMaterial::generate(entropy)
+            .map_err(|e| ApiError::internal(format!("key generation: {e}")))?;
         let row = SigningKeyRow {
             kid: k.kid.clone(),
             algorithm: kruispunt_security::access_token::ALGORITHM.into(),
@@ -116,10 +126,21 @@ impl AppState {
         use std::sync::atomic::Ordering;
         let now = self.now().millis();
         let last = self.0.last_reload.load(Ordering::Relaxed);
-        if now - last < 1000 || self.0.last_reload.compare_exchange(last, now, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+        if now - last < 1000
+            || self
+                .0
+                .last_reload
+                .compare_exchange(last, now, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+        {
             return Ok(false);
         }
-        let ring = load_key_ring(&self.0.store, self.0.clock.as_ref(), self.0.entropy.as_ref()).await?;
+        let ring = load_key_ring(
+            &self.0.store,
+            self.0.clock.as_ref(),
+            self.0.entropy.as_ref(),
+        )
+        .await?;
         match self.0.keys.write() {
             Ok(mut g) => *g = Arc::new(ring),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),

@@ -13,7 +13,10 @@ impl DimonaPeriodId {
     pub fn parse(input: &str) -> Result<Self, IdError> {
         let d = digits(input)?;
         if d.len() != 12 {
-            return Err(IdError::WrongLength { expected: "12", found: d.len() });
+            return Err(IdError::WrongLength {
+                expected: "12",
+                found: d.len(),
+            });
         }
         if number(&d[..10]) % 97 != number(&d[10..]) {
             return Err(IdError::Checksum);
@@ -24,7 +27,9 @@ impl DimonaPeriodId {
     /// The id for a 10-digit sequence value (`< 10^10`).
     pub fn from_sequence(sequence: u64) -> Result<Self, IdError> {
         if sequence >= 10_000_000_000 {
-            return Err(IdError::OutOfRange { range: "0-9999999999" });
+            return Err(IdError::OutOfRange {
+                range: "0-9999999999",
+            });
         }
         Ok(Self(sequence * 100 + sequence % 97))
     }
@@ -90,9 +95,18 @@ mod tests {
     #[test]
     fn check_digits_are_first_ten_mod_97() {
         let id = DimonaPeriodId::from_sequence(1_234_567_890).unwrap();
-        assert_eq!(id.to_string(), format!("1234567890{:02}", 1_234_567_890u64 % 97));
-        assert_eq!(DimonaPeriodId::parse("123456789000"), Err(IdError::Checksum));
-        assert!(matches!(DimonaPeriodId::parse("1234"), Err(IdError::WrongLength { found: 4, .. })));
+        assert_eq!(
+            id.to_string(),
+            format!("1234567890{:02}", 1_234_567_890u64 % 97)
+        );
+        assert_eq!(
+            DimonaPeriodId::parse("123456789000"),
+            Err(IdError::Checksum)
+        );
+        assert!(matches!(
+            DimonaPeriodId::parse("1234"),
+            Err(IdError::WrongLength { found: 4, .. })
+        ));
     }
 
     proptest! {

@@ -51,7 +51,9 @@ impl EnterpriseNumber {
     /// (`base8 < 20_000_000`), check digits computed.
     pub fn from_base(base8: u64) -> Result<Self, IdError> {
         if base8 >= 20_000_000 {
-            return Err(IdError::OutOfRange { range: "00000000-19999999" });
+            return Err(IdError::OutOfRange {
+                range: "00000000-19999999",
+            });
         }
         Ok(Self(with_check(base8)))
     }
@@ -76,7 +78,10 @@ impl EstablishmentUnitNumber {
         let d = digits(input)?;
         if d.len() == 9 {
             // No 9-digit legacy form exists for units: a missing digit is an error.
-            return Err(IdError::WrongLength { expected: "10", found: 9 });
+            return Err(IdError::WrongLength {
+                expected: "10",
+                found: 9,
+            });
         }
         parse_ten(input, |d| (b'2'..=b'8').contains(&d), "a digit from 2 to 8").map(Self)
     }
@@ -132,18 +137,31 @@ mod tests {
         assert_eq!(e.to_string(), "0403170701");
         assert_eq!(e.formatted(), "0403.170.701");
         assert_eq!(EnterpriseNumber::parse("BE 0403170701").unwrap(), e);
-        assert_eq!(EnterpriseNumber::parse("403170701").unwrap(), e, "old 9-digit form");
+        assert_eq!(
+            EnterpriseNumber::parse("403170701").unwrap(),
+            e,
+            "old 9-digit form"
+        );
     }
 
     #[test]
     fn precise_errors() {
-        assert_eq!(EnterpriseNumber::parse("0403170702"), Err(IdError::Checksum));
+        assert_eq!(
+            EnterpriseNumber::parse("0403170702"),
+            Err(IdError::Checksum)
+        );
         assert_eq!(
             EnterpriseNumber::parse("2403170701"),
             Err(IdError::InvalidLeadingDigit { expected: "0 or 1" })
         );
-        assert!(matches!(EnterpriseNumber::parse("04031707"), Err(IdError::WrongLength { found: 8, .. })));
-        assert!(matches!(EstablishmentUnitNumber::parse("0403170701"), Err(IdError::InvalidLeadingDigit { .. })));
+        assert!(matches!(
+            EnterpriseNumber::parse("04031707"),
+            Err(IdError::WrongLength { found: 8, .. })
+        ));
+        assert!(matches!(
+            EstablishmentUnitNumber::parse("0403170701"),
+            Err(IdError::InvalidLeadingDigit { .. })
+        ));
     }
 
     #[test]

@@ -24,10 +24,15 @@ use thiserror::Error;
 pub enum IdError {
     #[error("is empty")]
     Empty,
-    #[error("contains the character {found:?} at position {position}; only digits (and the separators . - / space) are allowed")]
+    #[error(
+        "contains the character {found:?} at position {position}; only digits (and the separators . - / space) are allowed"
+    )]
     InvalidCharacter { position: usize, found: char },
     #[error("must have {expected} digits, found {found}")]
-    WrongLength { expected: &'static str, found: usize },
+    WrongLength {
+        expected: &'static str,
+        found: usize,
+    },
     #[error("has wrong check digits")]
     Checksum,
     #[error("has an impossible birth month ({0:02})")]

@@ -148,7 +148,10 @@ mod tests {
     fn range_bounds() {
         assert!(EmployerId::parse("100006").is_ok());
         assert!(EmployerId::parse("199999934").is_ok());
-        assert!(matches!(EmployerId::parse("9999"), Err(IdError::OutOfRange { .. })));
+        assert!(matches!(
+            EmployerId::parse("9999"),
+            Err(IdError::OutOfRange { .. })
+        ));
         let p = EmployerId::parse("5000000120").unwrap();
         assert_eq!(p.kind(), OnssNumberKind::Provisional);
         assert!(EmployerId::parse("5999999989").is_ok());

@@ -105,15 +105,27 @@ impl Ssin {
     /// Builds a valid number from its parts, computing the check digits.
     /// `month` is the encoded month (with the bis offset already added).
     /// Used by generators and tests; returns an error on impossible parts.
-    pub fn from_parts(year: i32, encoded_month: u8, day: u8, sequence: u16) -> Result<Ssin, IdError> {
+    pub fn from_parts(
+        year: i32,
+        encoded_month: u8,
+        day: u8,
+        sequence: u16,
+    ) -> Result<Ssin, IdError> {
         if !(1900..=2099).contains(&year) || sequence > 999 || encoded_month > 99 || day > 99 {
             return Err(IdError::OutOfRange {
                 range: "1900-2099 / 000-999",
             });
         }
         let yy = (year % 100) as u64;
-        let first9 = yy * 10_000_000 + u64::from(encoded_month) * 100_000 + u64::from(day) * 1000 + u64::from(sequence);
-        let base = if year >= 2000 { 2_000_000_000 + first9 } else { first9 };
+        let first9 = yy * 10_000_000
+            + u64::from(encoded_month) * 100_000
+            + u64::from(day) * 1000
+            + u64::from(sequence);
+        let base = if year >= 2000 {
+            2_000_000_000 + first9
+        } else {
+            first9
+        };
         let check = 97 - base % 97;
         Ssin::parse(&format!("{first9:09}{check:02}"))
     }
@@ -160,7 +172,11 @@ impl Ssin {
 
     pub fn birth_date_parts(&self) -> BirthDateParts {
         let yy = i32::from((self.digits[0] - b'0') * 10 + (self.digits[1] - b'0'));
-        let year = if self.born_2000_or_later { 2000 + yy } else { 1900 + yy };
+        let year = if self.born_2000_or_later {
+            2000 + yy
+        } else {
+            1900 + yy
+        };
         let month = match self.encoded_month() {
             m @ 40..=59 => m - 40,
             m @ 20..=39 => m - 20,
@@ -225,7 +241,14 @@ impl Ssin {
     /// The printed form `YY.MM.DD-SSS.CC`.
     pub fn formatted(&self) -> String {
         let s = ascii(&self.digits);
-        format!("{}.{}.{}-{}.{}", &s[0..2], &s[2..4], &s[4..6], &s[6..9], &s[9..11])
+        format!(
+            "{}.{}.{}-{}.{}",
+            &s[0..2],
+            &s[2..4],
+            &s[4..6],
+            &s[6..9],
+            &s[9..11]
+        )
     }
 }
 
@@ -280,8 +303,14 @@ mod tests {
 
     #[test]
     fn printed_forms_are_accepted() {
-        assert_eq!(Ssin::parse("93.05.18-223.61").unwrap().as_str(), "93051822361");
-        assert_eq!(Ssin::parse(" 930518 223 61 ").unwrap().as_str(), "93051822361");
+        assert_eq!(
+            Ssin::parse("93.05.18-223.61").unwrap().as_str(),
+            "93051822361"
+        );
+        assert_eq!(
+            Ssin::parse(" 930518 223 61 ").unwrap().as_str(),
+            "93051822361"
+        );
     }
 
     #[test]
@@ -308,11 +337,17 @@ mod tests {
         let known = Ssin::from_parts(1980, 40 + 3, 12, 4).unwrap();
         assert_eq!(known.kind(), SsinKind::Bis { sex_known: true });
         assert_eq!(known.sex(), Some(Sex::Female));
-        assert_eq!(known.birth_date(), Some(time::macros::date!(1980 - 03 - 12)));
+        assert_eq!(
+            known.birth_date(),
+            Some(time::macros::date!(1980 - 03 - 12))
+        );
         let unknown = Ssin::from_parts(2001, 20 + 11, 2, 5).unwrap();
         assert_eq!(unknown.kind(), SsinKind::Bis { sex_known: false });
         assert_eq!(unknown.sex(), None);
-        assert_eq!(unknown.birth_date(), Some(time::macros::date!(2001 - 11 - 02)));
+        assert_eq!(
+            unknown.birth_date(),
+            Some(time::macros::date!(2001 - 11 - 02))
+        );
     }
 
     #[test]
@@ -320,7 +355,11 @@ mod tests {
         let no_day = Ssin::from_parts(1970, 6, 0, 101).unwrap();
         assert_eq!(
             no_day.birth_date_parts(),
-            BirthDateParts { year: 1970, month: Some(6), day: None }
+            BirthDateParts {
+                year: 1970,
+                month: Some(6),
+                day: None
+            }
         );
         assert_eq!(no_day.birth_date(), None);
         let no_month = Ssin::from_parts(1970, 0, 0, 101).unwrap();
@@ -332,9 +371,21 @@ mod tests {
     #[test]
     fn precise_errors() {
         assert_eq!(Ssin::parse(""), Err(IdError::Empty));
-        assert_eq!(Ssin::parse("9305182236"), Err(IdError::WrongLength { expected: "11", found: 10 }));
+        assert_eq!(
+            Ssin::parse("9305182236"),
+            Err(IdError::WrongLength {
+                expected: "11",
+                found: 10
+            })
+        );
         assert_eq!(Ssin::parse("93051822362"), Err(IdError::Checksum));
-        assert!(matches!(Ssin::parse("9305182236x"), Err(IdError::InvalidCharacter { position: 10, found: 'x' })));
+        assert!(matches!(
+            Ssin::parse("9305182236x"),
+            Err(IdError::InvalidCharacter {
+                position: 10,
+                found: 'x'
+            })
+        ));
         // Month 13 with valid check digits.
         let first9 = 931318223u64;
         let bad_month = format!("{first9:09}{:02}", 97 - first9 % 97);
@@ -342,11 +393,20 @@ mod tests {
         // 31 February.
         let first9 = 930231223u64;
         let bad_day = format!("{first9:09}{:02}", 97 - first9 % 97);
-        assert_eq!(Ssin::parse(&bad_day), Err(IdError::InvalidDay { month: 2, day: 31 }));
+        assert_eq!(
+            Ssin::parse(&bad_day),
+            Err(IdError::InvalidDay { month: 2, day: 31 })
+        );
         // Leap day: 2000-02-29 exists, 1900-02-29 does not.
         assert!(Ssin::from_parts(2000, 2, 29, 1).is_ok());
-        assert_eq!(Ssin::from_parts(1900, 2, 29, 1), Err(IdError::InvalidDay { month: 2, day: 29 }));
-        assert_eq!(Ssin::from_parts(1990, 1, 1, 0), Err(IdError::InvalidSequence));
+        assert_eq!(
+            Ssin::from_parts(1900, 2, 29, 1),
+            Err(IdError::InvalidDay { month: 2, day: 29 })
+        );
+        assert_eq!(
+            Ssin::from_parts(1990, 1, 1, 0),
+            Err(IdError::InvalidSequence)
+        );
     }
 
     #[test]
@@ -356,7 +416,13 @@ mod tests {
     }
 
     fn arb_ssin() -> impl Strategy<Value = Ssin> {
-        (1900i32..=2099, 0u8..=12, 0u8..=28, 1u16..=998, prop_oneof![Just(0u8), Just(20), Just(40)])
+        (
+            1900i32..=2099,
+            0u8..=12,
+            0u8..=28,
+            1u16..=998,
+            prop_oneof![Just(0u8), Just(20), Just(40)],
+        )
             .prop_map(|(y, m, d, s, off)| {
                 let d = if m == 0 { 0 } else { d };
                 Ssin::from_parts(y, m + off, d, s).expect("generated parts are valid")

@@ -77,10 +77,18 @@ pub async fn token(
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(_) => {
-            return Err(ApiError::bad_request("unsupported_grant_type", "only grant_type=client_credentials is supported")
-                .with_field("grant_type"));
+            return Err(ApiError::bad_request(
+                "unsupported_grant_type",
+                "only grant_type=client_credentials is supported",
+            )
+            .with_field("grant_type"));
         }
-        None => return Err(ApiError::bad_request("invalid_request", "grant_type is required").with_field("grant_type")),
+        None => {
+            return Err(
+                ApiError::bad_request("invalid_request", "grant_type is required")
+                    .with_field("grant_type"),
+            );
+        }
     }
     if form.client_assertion_type.as_deref() != Some(ASSERTION_TYPE) {
         return Err(ApiError::bad_request(
@@ -93,10 +101,16 @@ pub async fn token(
         .client_assertion
         .as_deref()
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| ApiError::bad_request("invalid_request", "client_assertion is required").with_field("client_assertion"))?;
-    let client_id = client_assertion::claimed_client_id(assertion).map_err(|e| invalid_client(e.to_string()))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_request", "client_assertion is required")
+                .with_field("client_assertion")
+        })?;
+    let client_id = client_assertion::claimed_client_id(assertion)
+        .map_err(|e| invalid_client(e.to_string()))?;
     if form.client_id.as_deref().is_some_and(|id| id != client_id) {
-        return Err(invalid_client("client_id does not match the assertion's iss"));
+        return Err(invalid_client(
+            "client_id does not match the assertion's iss",
+        ));
     }
     let client = state
         .store()
@@ -108,17 +122,37 @@ pub async fn token(
         .ok_or_else(|| ApiError::internal("stored client has an unknown algorithm"))?;
     let now = state.now();
     let audience = expected_audience(&state, &headers)?;
-    let verified = client_assertion::verify(assertion, &client.client_id, &client.public_key_pem, algorithm, &audience, now)
-        .map_err(|e| invalid_client(format!("the client assertion is refused: {e}")))?;
-    if !state.store().remember_jti(&verified.client_id, &verified.jti, verified.expires_at, now).await? {
-        return Err(invalid_client("this client assertion was already used (jti replay); sign a new one"));
+    let verified = client_assertion::verify(
+        assertion,
+        &client.client_id,
+        &client.public_key_pem,
+        algorithm,
+        &audience,
+        now,
+    )
+    .map_err(|e| invalid_client(format!("the client assertion is refused: {e}")))?;
+    if !state
+        .store()
+        .remember_jti(&verified.client_id, &verified.jti, verified.expires_at, now)
+        .await?
+    {
+        return Err(invalid_client(
+            "this client assertion was already used (jti replay); sign a new one",
+        ));
     }
-    let allowed = Scope::parse_list(&client.scopes).map_err(|_| ApiError::internal("stored client scopes unreadable"))?;
-    let scopes = match form.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let allowed = Scope::parse_list(&client.scopes)
+        .map_err(|_| ApiError::internal("stored client scopes unreadable"))?;
+    let scopes = match form
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => allowed,
         Some(requested) => {
-            let requested = Scope::parse_list(requested)
-                .map_err(|e| ApiError::bad_request("invalid_scope", e.message).with_field("scope"))?;
+            let requested = Scope::parse_list(requested).map_err(|e| {
+                ApiError::bad_request("invalid_scope", e.message).with_field("scope")
+            })?;
             if let Some(extra) = requested.iter().find(|s| !allowed.contains(s)) {
                 return Err(ApiError::bad_request(
                     "invalid_scope",
@@ -129,13 +163,26 @@ pub async fn token(
             requested
         }
     };
-    let principal = Principal::parse_subject(&client.principal).map_err(|_| ApiError::internal("stored client principal unreadable"))?;
+    let principal = Principal::parse_subject(&client.principal)
+        .map_err(|_| ApiError::internal("stored client principal unreadable"))?;
     let ttl = state.config().token_ttl_seconds;
-    let (access_token, claims) = state.keys().issue(&principal, &scopes, ttl, now, state.entropy())?;
-    metrics::counter!("oauth_tokens_issued_total", "kind" => principal.kind().as_str()).increment(1);
+    let (access_token, claims) =
+        state
+            .keys()
+            .issue(&principal, &scopes, ttl, now, state.entropy())?;
+    metrics::counter!("oauth_tokens_issued_total", "kind" => principal.kind().as_str())
+        .increment(1);
     Ok((
-        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
-        Json(TokenResponse { access_token, token_type: "Bearer".into(), expires_in: ttl, scope: claims.scope }),
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+            scope: claims.scope,
+        }),
     )
         .into_response())
 }

@@ -31,7 +31,9 @@ pub struct Health {
 #[utoipa::path(get, path = "/health", tag = "system",
     responses((status = 200, description = "The server is up", body = Health)))]
 pub async fn health() -> Json<Health> {
-    Json(Health { status: "ok".into() })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: the store answers.
@@ -41,16 +43,24 @@ pub async fn health() -> Json<Health> {
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store().ping().await.map_err(|e| {
         tracing::warn!(error = %e, "store ping failed");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store does not answer")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the store does not answer",
+        )
     })?;
-    Ok(Json(Health { status: "ok".into() }))
+    Ok(Json(Health {
+        status: "ok".into(),
+    }))
 }
 
 /// Prometheus metrics, text format.
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn metrics() -> Response {
-    let body = crate::telemetry::prometheus().map(|h| h.render()).unwrap_or_default();
+    let body = crate::telemetry::prometheus()
+        .map(|h| h.render())
+        .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -58,7 +68,11 @@ pub async fn metrics() -> Response {
 #[utoipa::path(get, path = "/openapi.json", tag = "system",
     responses((status = 200, description = "The OpenAPI 3 document of every JSON endpoint", content_type = "application/json", body = Object)))]
 pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::document_json()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document_json(),
+    )
+        .into_response()
 }
 
 /// The public keys that verify this server's access tokens (JWK set).

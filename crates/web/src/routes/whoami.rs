@@ -33,7 +33,11 @@ pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
         kind: caller.principal.kind().as_str().to_owned(),
         id: (!id.is_empty()).then_some(id),
-        scopes: caller.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        scopes: caller
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
         expires_at: kruispunt_domain::clock::Timestamp(caller.expires_at * 1000).rfc3339(),
     })
 }

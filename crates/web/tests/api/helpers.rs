@@ -1,6 +1,8 @@
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256,
+};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use kruispunt_domain::clock::{ManualClock, Timestamp};
@@ -28,19 +30,34 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: WebConfig) -> TestApp {
-        let (store, _url) = kruispunt_store::testing::fresh_store().await.expect("fresh store");
+        let (store, _url) = kruispunt_store::testing::fresh_store()
+            .await
+            .expect("fresh store");
         let clock = ManualClock::at(NOW);
         let _ = kruispunt_web::telemetry::prometheus();
-        let state = AppState::new(store.clone(), Arc::new(clock.clone()), Arc::new(SystemEntropy), config)
+        let state = AppState::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(SystemEntropy),
+            config,
+        )
+        .await
+        .expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("addr"));
         let serve_state = state.clone();
         tokio::spawn(async move {
             let _ = kruispunt_web::serve(listener, serve_state, std::future::pending()).await;
         });
-        TestApp { address, store, state, clock, http: reqwest::Client::new() }
+        TestApp {
+            address,
+            store,
+            state,
+            clock,
+            http: reqwest::Client::new(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -52,8 +69,12 @@ impl TestApp {
     }
 
     pub async fn add_institution(&self, code: &str, sector: u16) -> Principal {
-        let i = Institution::new(code, &format!("Institution {code}"), Some(sector), None).expect("institution");
-        self.store.insert_institution(&i, NOW).await.expect("insert institution");
+        let i = Institution::new(code, &format!("Institution {code}"), Some(sector), None)
+            .expect("institution");
+        self.store
+            .insert_institution(&i, NOW)
+            .await
+            .expect("insert institution");
         Principal::Institution(i.code)
     }
 
@@ -67,13 +88,26 @@ impl TestApp {
         }
         .validate()
         .expect("employer");
-        self.store.insert_employer(&e, NOW).await.expect("insert employer");
+        self.store
+            .insert_employer(&e, NOW)
+            .await
+            .expect("insert employer");
         Principal::Employer(e.employer_id)
     }
 
     /// An access token issued directly by the server's key ring.
     pub fn token_for(&self, p: &Principal, ttl: i64) -> String {
-        let (t, _) = self.state.keys().issue(p, &p.default_scopes(), ttl, self.clock_now(), &SystemEntropy).expect("issue");
+        let (t, _) = self
+            .state
+            .keys()
+            .issue(
+                p,
+                &p.default_scopes(),
+                ttl,
+                self.clock_now(),
+                &SystemEntropy,
+            )
+            .expect("issue");
         t
     }
 
@@ -85,7 +119,10 @@ impl TestApp {
     /// Registers an OAuth2 client for `p` with a fresh key; returns it.
     pub async fn register_client(&self, p: &Principal, kind: KeyKind, scopes: &str) -> TestClient {
         let key = TestKey::generate(kind);
-        let client_id = format!("kpc_test_{}", kruispunt_domain::clock::Entropy::token_hex(&SystemEntropy));
+        let client_id = format!(
+            "kpc_test_{}",
+            kruispunt_domain::clock::Entropy::token_hex(&SystemEntropy)
+        );
         self.store
             .insert_client(
                 &NewClient {
@@ -117,8 +154,12 @@ pub enum TestKey {
 impl TestKey {
     pub fn generate(kind: KeyKind) -> Self {
         match kind {
-            KeyKind::Rsa => TestKey::Rsa(aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa")),
-            KeyKind::Ec => TestKey::Ec(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("ec")),
+            KeyKind::Rsa => TestKey::Rsa(
+                aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa"),
+            ),
+            KeyKind::Ec => {
+                TestKey::Ec(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("ec"))
+            }
         }
     }
 
@@ -135,8 +176,15 @@ impl TestKey {
             TestKey::Ec(k) => k.public_key().as_der().expect("der").as_ref().to_vec(),
         };
         let b64 = STANDARD.encode(der);
-        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("ascii")).collect();
-        format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"))
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).expect("ascii"))
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        )
     }
 
     /// A compact JWS over `claims`, signed with this key.
@@ -150,10 +198,20 @@ impl TestKey {
         let sig = match self {
             TestKey::Rsa(k) => {
                 let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig).expect("sign");
+                k.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    input.as_bytes(),
+                    &mut sig,
+                )
+                .expect("sign");
                 sig
             }
-            TestKey::Ec(k) => k.sign(&SystemRandom::new(), input.as_bytes()).expect("sign").as_ref().to_vec(),
+            TestKey::Ec(k) => k
+                .sign(&SystemRandom::new(), input.as_bytes())
+                .expect("sign")
+                .as_ref()
+                .to_vec(),
         };
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
@@ -182,7 +240,13 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 
 /// Posts a token request; returns (status, JSON body).
 pub async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let res = app.http.post(app.token_url()).form(form).send().await.expect("send");
+    let res = app
+        .http
+        .post(app.token_url())
+        .form(form)
+        .send()
+        .await
+        .expect("send");
     let status = res.status().as_u16();
     let body = res.json::<serde_json::Value>().await.expect("json body");
     (status, body)

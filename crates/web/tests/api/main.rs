@@ -2,6 +2,8 @@
 //! application on port 0 with a fresh database (SQLite, or PostgreSQL when
 //! KRUISPUNT_TEST_DATABASE_URL is set) and talks HTTP to it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod helpers;
 mod oauth;
 mod system;

@@ -1,0 +1,521 @@
+//! The CLI's one integration-test binary: runs the real `kruispunt` binary
+//! against a fresh database (SQLite, or PostgreSQL when
+//! KRUISPUNT_TEST_DATABASE_URL is set), as an operator would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+struct Cli {
+    database: String,
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    async fn new() -> Cli {
+        let database = kruispunt_store::testing::fresh_database_url()
+            .await
+            .expect("fresh database");
+        Cli {
+            database,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, "")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kruispunt"))
+            .args(args)
+            .env("KRUISPUNT_DATABASE_URL", &self.database)
+            .env_remove("KRUISPUNT_CONFIG")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kruispunt");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    /// Runs a command that must fail; returns its one-line reason.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should have failed");
+        let err = String::from_utf8(out.stderr).expect("utf8");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "one line expected, got: {err}"
+        );
+        err
+    }
+}
+
+#[tokio::test]
+async fn registers_accept_valid_input_and_name_the_bad_field() {
+    let cli = Cli::new().await;
+    cli.ok(&[
+        "admin",
+        "person",
+        "add",
+        "--ssin",
+        "93.05.18-223.61",
+        "--last-name",
+        "Peeters",
+        "--first-name",
+        "Jan",
+        "--birth-date",
+        "1993-05-18",
+        "--sex",
+        "M",
+        "--nationality",
+        "BE",
+    ]);
+    let err = cli.fails(&[
+        "admin",
+        "person",
+        "add",
+        "--ssin",
+        "93051822362",
+        "--last-name",
+        "P",
+        "--first-name",
+        "J",
+        "--birth-date",
+        "1993-05-18",
+        "--sex",
+        "M",
+    ]);
+    assert!(
+        err.contains("--ssin") && err.contains("check digits"),
+        "{err}"
+    );
+    let err = cli.fails(&[
+        "admin",
+        "person",
+        "add",
+        "--ssin",
+        "93051822361",
+        "--last-name",
+        "P",
+        "--first-name",
+        "J",
+        "--birth-date",
+        "1993-05-19",
+        "--sex",
+        "M",
+    ]);
+    assert!(err.contains("--birth-date"), "{err}");
+
+    cli.ok(&[
+        "admin",
+        "employer",
+        "add",
+        "--employer-id",
+        "0009354-67",
+        "--enterprise-number",
+        "0403.170.701",
+        "--name",
+        "Brasserie du Coin",
+    ]);
+    let err = cli.fails(&[
+        "admin",
+        "employer",
+        "add",
+        "--employer-id",
+        "935468",
+        "--enterprise-number",
+        "0403170701",
+        "--name",
+        "X",
+    ]);
+    assert!(err.contains("--employer-id"), "{err}");
+    let err = cli.fails(&[
+        "admin",
+        "employer",
+        "add",
+        "--employer-id",
+        "0009354-67",
+        "--enterprise-number",
+        "0403.170.701",
+        "--name",
+        "Again",
+    ]);
+    assert!(err.contains("already exists"), "{err}");
+
+    cli.ok(&[
+        "admin",
+        "institution",
+        "add",
+        "--code",
+        "CPAS-LIEGE",
+        "--name",
+        "CPAS de Liège",
+        "--sector",
+        "17",
+    ]);
+    let err = cli.fails(&[
+        "admin",
+        "institution",
+        "add",
+        "--code",
+        "cpas",
+        "--name",
+        "x",
+    ]);
+    assert!(err.contains("--code"), "{err}");
+    let err = cli.fails(&[
+        "admin",
+        "institution",
+        "add",
+        "--code",
+        "X1",
+        "--name",
+        "x",
+        "--webhook",
+        "ftp://nope",
+    ]);
+    assert!(err.contains("--webhook"), "{err}");
+}
+
+#[tokio::test]
+async fn authorizations_need_a_known_institution_service_and_capacity() {
+    let cli = Cli::new().await;
+    cli.ok(&[
+        "admin",
+        "institution",
+        "add",
+        "--code",
+        "CPAS-LIEGE",
+        "--name",
+        "CPAS de Liège",
+        "--sector",
+        "17",
+    ]);
+    let id = cli.ok(&[
+        "admin",
+        "authorization",
+        "grant",
+        "--institution",
+        "CPAS-LIEGE",
+        "--service",
+        "identification",
+        "--purpose",
+        "2",
+        "--deliberation",
+        "CSI/24/001",
+    ]);
+    assert!(id.trim().starts_with("auth-"));
+    let err = cli.fails(&[
+        "admin",
+        "authorization",
+        "grant",
+        "--institution",
+        "NOPE",
+        "--service",
+        "identification",
+        "--purpose",
+        "2",
+    ]);
+    assert!(err.contains("unknown institution"), "{err}");
+    let err = cli.fails(&[
+        "admin",
+        "authorization",
+        "grant",
+        "--institution",
+        "CPAS-LIEGE",
+        "--service",
+        "telepathy",
+        "--purpose",
+        "2",
+    ]);
+    assert!(err.contains("--service"), "{err}");
+    let err = cli.fails(&[
+        "admin",
+        "authorization",
+        "grant",
+        "--institution",
+        "CPAS-LIEGE",
+        "--service",
+        "identification",
+        "--purpose",
+        "77",
+    ]);
+    assert!(err.contains("--purpose"), "{err}");
+}
+
+#[tokio::test]
+async fn token_prints_only_a_token_for_an_existing_principal() {
+    let cli = Cli::new().await;
+    cli.ok(&[
+        "admin",
+        "institution",
+        "add",
+        "--code",
+        "ONEM",
+        "--name",
+        "ONEM",
+        "--sector",
+        "18",
+    ]);
+    let out = cli.ok(&[
+        "admin",
+        "token",
+        "--institution",
+        "ONEM",
+        "--scope",
+        "scope:hub:messages",
+        "--ttl",
+        "120",
+    ]);
+    let token = out.trim();
+    assert_eq!(out.lines().count(), 1);
+    assert_eq!(token.split('.').count(), 3, "a JWS: {token}");
+    let err = cli.fails(&["admin", "token", "--institution", "NOPE"]);
+    assert!(err.contains("unknown institution"), "{err}");
+    let err = cli.fails(&["admin", "token", "--citizen", "93051822361"]);
+    assert!(err.contains("National Register"), "{err}");
+    let err = cli.fails(&[
+        "admin",
+        "token",
+        "--institution",
+        "ONEM",
+        "--scope",
+        "scope:dimona:declaration:declarant",
+    ]);
+    assert!(err.contains("--scope"), "{err}");
+    let out = cli.ok(&["admin", "token", "--operator"]);
+    assert_eq!(out.trim().split('.').count(), 3);
+}
+
+#[tokio::test]
+async fn clients_are_registered_with_a_public_key_only() {
+    let cli = Cli::new().await;
+    cli.ok(&[
+        "admin",
+        "institution",
+        "add",
+        "--code",
+        "ONEM",
+        "--name",
+        "ONEM",
+        "--sector",
+        "18",
+    ]);
+    let key = aws_lc_rs::signature::EcdsaKeyPair::generate(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+    )
+    .unwrap();
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    use base64::Engine;
+    let der = key.public_key().as_der().unwrap();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+    );
+    let path = cli.dir.path().join("pub.pem");
+    std::fs::write(&path, pem).unwrap();
+    let id = cli.ok(&[
+        "admin",
+        "client",
+        "add",
+        "--institution",
+        "ONEM",
+        "--public-key",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        id.trim().starts_with("kpc_") && id.lines().count() == 1,
+        "{id}"
+    );
+    let private = cli.dir.path().join("priv.pem");
+    std::fs::write(
+        &private,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let err = cli.fails(&[
+        "admin",
+        "client",
+        "add",
+        "--institution",
+        "ONEM",
+        "--public-key",
+        private.to_str().unwrap(),
+    ]);
+    assert!(err.contains("private key"), "{err}");
+}
+
+#[tokio::test]
+async fn users_read_their_password_from_stdin() {
+    let cli = Cli::new().await;
+    let out = cli.run_with_stdin(
+        &[
+            "admin",
+            "user",
+            "add",
+            "--email",
+            "op@example.be",
+            "--operator",
+        ],
+        "a long enough password\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli.run_with_stdin(
+        &[
+            "admin",
+            "user",
+            "add",
+            "--email",
+            "op2@example.be",
+            "--operator",
+        ],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"));
+    let out = cli.run_with_stdin(
+        &[
+            "admin",
+            "user",
+            "add",
+            "--email",
+            "op@example.be",
+            "--operator",
+        ],
+        "a long enough password\n",
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+}
+
+#[tokio::test]
+async fn demo_is_deterministic_and_idempotent() {
+    let cli = Cli::new().await;
+    let first = cli.ok(&[
+        "demo",
+        "--persons",
+        "500",
+        "--employers",
+        "10",
+        "--seed",
+        "3",
+    ]);
+    assert!(first.contains("500 persons"), "{first}");
+    // Loading the same seed again changes nothing and does not fail.
+    cli.ok(&[
+        "demo",
+        "--persons",
+        "500",
+        "--employers",
+        "10",
+        "--seed",
+        "3",
+    ]);
+    let store = kruispunt_store::Store::open(&cli.database).await.unwrap();
+    assert_eq!(store.count_persons().await.unwrap(), 500);
+    assert_eq!(store.count_employers().await.unwrap(), 10);
+    assert_eq!(
+        store.institutions().await.unwrap().len(),
+        kruispunt_demo::INSTITUTIONS.len()
+    );
+    let refs = store.count_references().await.unwrap();
+    assert!(refs > 300, "{refs}");
+}
+
+#[tokio::test]
+async fn bulk_import_validates_everything_before_writing() {
+    let cli = Cli::new().await;
+    let good = cli.dir.path().join("good.csv");
+    std::fs::write(&good, "ssin,lastName,firstName,birthDate,sex,nationality\n93051822361,Peeters,Jan,1993-05-18,M,BE\n85073003328,Dubois,Marc,1985-07-30,M,BE\n").unwrap();
+    let out = cli.ok(&["admin", "person", "import", good.to_str().unwrap()]);
+    assert!(out.contains("2 persons imported"), "{out}");
+    let bad = cli.dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"ssin\":\"17073003384\",\"lastName\":\"A\",\"firstName\":\"B\"}\n{\"ssin\":\"17073003385\",\"lastName\":\"A\",\"firstName\":\"B\"}\n").unwrap();
+    let err = cli.fails(&["admin", "person", "import", bad.to_str().unwrap()]);
+    assert!(err.contains("line 2") && err.contains("ssin"), "{err}");
+    let store = kruispunt_store::Store::open(&cli.database).await.unwrap();
+    assert_eq!(
+        store.count_persons().await.unwrap(),
+        2,
+        "the valid first row of a bad file is not written"
+    );
+}
+
+#[tokio::test]
+async fn configuration_files_refuse_unknown_keys() {
+    let cli = Cli::new().await;
+    let cfg = cli.dir.path().join("k.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nlisten_adress = \"oops\"\n").unwrap();
+    let err = cli.fails(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "admin",
+        "token",
+        "--operator",
+    ]);
+    assert!(err.contains("listen_adress"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let cli = Cli::new().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kruispunt"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KRUISPUNT_DATABASE_URL", &cli.database)
+        .current_dir(cli.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("address line");
+    let body: serde_json::Value = reqwest::get(format!("http://{addr}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "ok");
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
