@@ -158,12 +158,13 @@ impl PersonInput {
             .map(|s| s.parse::<Sex>().map_err(|m| Invalid::new("sex", m)))
             .transpose()?;
         if let (Some(given), Some(encoded)) = (sex, ssin.sex())
-            && given != encoded {
-                return Err(Invalid::new(
-                    "sex",
-                    "does not match the SSIN (odd sequence numbers are male, even female)",
-                ));
-            }
+            && given != encoded
+        {
+            return Err(Invalid::new(
+                "sex",
+                "does not match the SSIN (odd sequence numbers are male, even female)",
+            ));
+        }
         let nationality = self
             .nationality
             .as_deref()
@@ -175,9 +176,10 @@ impl PersonInput {
             .map(|d| parse_date("deathDate", d))
             .transpose()?;
         if let (Some(b), Some(d)) = (birth_date, death_date)
-            && d < b {
-                return Err(Invalid::new("deathDate", "is before the birth date"));
-            }
+            && d < b
+        {
+            return Err(Invalid::new("deathDate", "is before the birth date"));
+        }
         Ok(Person {
             ssin,
             last_name,
@@ -273,12 +275,13 @@ impl Institution {
     ) -> Result<Self, Invalid> {
         let code = InstitutionCode::parse(code)?;
         if let Some(s) = sector
-            && s > 999 {
-                return Err(Invalid::new(
-                    "sector",
-                    "must be a sector number from 0 to 999",
-                ));
-            }
+            && s > 999
+        {
+            return Err(Invalid::new(
+                "sector",
+                "must be a sector number from 0 to 999",
+            ));
+        }
         let webhook_url = webhook.map(webhook_url).transpose()?;
         Ok(Self {
             code,

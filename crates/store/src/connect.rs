@@ -76,11 +76,12 @@ impl Store {
         let (backend, url, sqlite_path) = normalise(url)?;
         if let Some(path) = &sqlite_path
             && let Some(dir) = Path::new(path).parent()
-                && !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Config(format!("cannot create the data directory: {e}"))
-                    })?;
-                }
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Config(format!("cannot create the data directory: {e}"))
+            })?;
+        }
         let options = AnyPoolOptions::new()
             .max_connections(max_connections.unwrap_or(match backend {
                 Backend::Sqlite => 8,

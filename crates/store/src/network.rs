@@ -71,9 +71,6 @@ pub struct ReferenceRow {
     pub unregistered_at: Option<i64>,
 }
 
-const AUTH_BULK_ROWS: usize = 300;
-const REF_BULK_ROWS: usize = 800;
-
 impl Store {
     /// Inserts authorizations in one transaction; with `skip_existing`, ids
     /// that exist are left alone (idempotent loads).
@@ -84,7 +81,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for chunk in rows.chunks(AUTH_BULK_ROWS) {
+        for chunk in rows.chunks(self.bulk_rows(9)) {
             let sql = format!(
                 "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
                  valid_from, valid_to, granted_at) VALUES {}{}",
@@ -141,7 +138,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for chunk in rows.chunks(REF_BULK_ROWS) {
+        for chunk in rows.chunks(self.bulk_rows(7)) {
             let sql = format!(
                 "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \
                  VALUES {}{}",

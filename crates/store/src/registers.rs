@@ -11,10 +11,6 @@ use kruispunt_domain::sectors::{CAPACITIES, GENERIC_CAPACITIES, SECTORS};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-/// Rows per multi-row INSERT in bulk loads (14 columns: well under the
-/// SQLite and PostgreSQL parameter limits).
-const BULK_ROWS: usize = 400;
-
 const PERSON_COLUMNS: &str = "ssin, last_name, first_name, birth_date, sex, nationality, street, house_number, \
      postal_code, municipality, country, death_date, is_bis, updated_at";
 
@@ -174,7 +170,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for chunk in persons.chunks(BULK_ROWS) {
+        for chunk in persons.chunks(self.bulk_rows(14)) {
             let sql = format!(
                 "INSERT INTO persons ({PERSON_COLUMNS}) VALUES {}{}",
                 placeholders(self.backend, chunk.len(), 14),
@@ -248,7 +244,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for chunk in employers.chunks(BULK_ROWS) {
+        for chunk in employers.chunks(self.bulk_rows(11)) {
             let sql = format!(
                 "INSERT INTO employers (employer_id, enterprise_number, name, joint_committee, street, house_number, \
                  postal_code, municipality, country, active, updated_at) VALUES {}{}",

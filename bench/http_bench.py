@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""HTTP benchmark of a release `kruispunt serve`, load from a separate process (wrk).
+
+Measures, in the same run, the trivial endpoint (/health: no IO, the ceiling) and
+each real endpoint, several runs each, and reports medians of throughput, p50 and
+p99, plus the ratio to the ceiling. Usage:
+
+    python3 bench/http_bench.py [--runs 3] [--duration 10] [--connections 64] [--database URL]
+
+Needs `wrk` (Debian package). Builds the release binary first.
+"""
+import argparse, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "kruispunt")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def unit_ms(value, unit):
+    v = float(value)
+    return {"us": v / 1000, "ms": v, "s": v * 1000}[unit]
+
+
+def wrk(url, seconds, connections, headers):
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    for h in headers:
+        cmd += ["-H", h]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict((p, unit_ms(v, u)) for p, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        sys.exit(f"{url}: {non2xx.group(1)} non-2xx answers; the benchmark would be meaningless")
+    return rps, lat["50"], lat["99"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--database", default=None, help="default: a fresh SQLite file")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "kruispunt"], cwd=ROOT, check=True)
+    work = tempfile.mkdtemp(prefix="kruispunt-bench-")
+    db = args.database or os.path.join(work, "bench.db")
+    env = dict(os.environ, KRUISPUNT_DATABASE_URL=db, RUST_LOG="warn")
+    subprocess.run([BIN, "demo", "--persons", "10000", "--employers", "100"], env=env, check=True, stdout=subprocess.DEVNULL)
+    token = subprocess.run([BIN, "admin", "token", "--operator", "--ttl", "3600"], env=env, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    port = free_port()
+    server = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        targets = [
+            ("GET /health (trivial ceiling)", "/health", []),
+            ("GET /api/v1/whoami (token verification)", "/api/v1/whoami", [f"Authorization: Bearer {token}"]),
+            ("GET /health/ready (store round trip)", "/health/ready", []),
+        ]
+        results = {name: [] for name, _, _ in targets}
+        for _ in range(args.runs):
+            for name, path, headers in targets:  # interleaved: same noise for all
+                results[name].append(wrk(base + path, args.duration, args.connections, headers))
+        ceiling = statistics.median(r[0] for r in results[targets[0][0]])
+        print(f"# {args.runs} runs x {args.duration} s, {args.connections} connections, wrk -t2, release build, "
+              f"store {'sqlite' if args.database is None else args.database.split(':')[0]}; medians")
+        for name, _, _ in targets:
+            rps = statistics.median(r[0] for r in results[name])
+            p50 = statistics.median(r[1] for r in results[name])
+            p99 = statistics.median(r[2] for r in results[name])
+            print(f"{name}: {rps:,.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, {rps / ceiling:.0%} of ceiling")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
