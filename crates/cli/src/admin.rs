@@ -16,8 +16,9 @@ use kruispunt_store::{NewAuthorization, NewClient, SigningKeyRow, Store, UserRow
 use std::io::Read;
 use std::path::PathBuf;
 
-/// Services the hub routes in v1.
-pub const SERVICES: &[&str] = &["identification", "employment", "employer"];
+use kruispunt_domain::hub::INTERNAL_SERVICES;
+use kruispunt_hub::{Hub, HubConfig};
+use std::sync::Arc;
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
@@ -140,6 +141,11 @@ pub enum AuthorizationCommand {
         #[arg(long, value_name = "YYYY-MM-DD")]
         valid_to: Option<String>,
     },
+    /// Revoke an authorization (it stays in the public register, marked revoked).
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -201,6 +207,18 @@ pub enum UserCommand {
 pub enum KeyCommand {
     /// Create a new signing key and retire the current one (tokens it signed stay valid until they expire).
     Rotate,
+}
+
+/// The hub, for audited changes made from the command line.
+pub async fn open_hub(store: &Store) -> anyhow::Result<Hub> {
+    Hub::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        Arc::new(SystemEntropy),
+        HubConfig::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 pub async fn open_store(database: &str) -> anyhow::Result<Store> {
@@ -305,8 +323,16 @@ pub async fn run(command: AdminCommand, database: &str) -> anyhow::Result<()> {
             .validate()
             .map_err(|e| usage(format!("--{}: {}", kebab(&e.field), e.message)))?;
             let store = open_store(database).await?;
-            store.upsert_person(&person, clock.now()).await?;
-            println!("person {} recorded", person.ssin.formatted());
+            let hub = open_hub(&store).await?;
+            let notified = hub
+                .record_person(&person, "operator")
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "person {} recorded; {} institution(s) notified",
+                person.ssin.formatted(),
+                notified.len()
+            );
         }
         AdminCommand::Person {
             command: PersonCommand::Import { file },
@@ -391,10 +417,12 @@ pub async fn run(command: AdminCommand, database: &str) -> anyhow::Result<()> {
                 .institution(&code)
                 .await?
                 .ok_or_else(|| usage(format!("--institution: unknown institution {code}")))?;
-            if !SERVICES.contains(&service.as_str()) {
+            if !INTERNAL_SERVICES.contains(&service.as_str())
+                && store.provider(&service).await?.is_none()
+            {
                 return Err(usage(format!(
-                    "--service: unknown service {service:?}; known: {}",
-                    SERVICES.join(", ")
+                    "--service: unknown service {service:?}; known: {} and registered providers' services",
+                    INTERNAL_SERVICES.join(", ")
                 )));
             }
             let capacity: u16 = purpose.trim().parse().map_err(|_| {
@@ -425,23 +453,37 @@ pub async fn run(command: AdminCommand, database: &str) -> anyhow::Result<()> {
                 return Err(usage("--valid-to: is before --valid-from"));
             }
             let id = format!("auth-{}", entropy.token_hex());
-            store
-                .insert_authorizations(
-                    &[NewAuthorization {
-                        id: id.clone(),
-                        institution: code.to_string(),
-                        service,
-                        purpose: capacity.to_string(),
-                        integration_check: !no_integration_check,
-                        deliberation,
-                        valid_from: format_date(from),
-                        valid_to: to.map(format_date),
-                    }],
-                    false,
-                    clock.now(),
-                )
-                .await?;
+            let hub = open_hub(&store).await?;
+            hub.grant_authorization(
+                &NewAuthorization {
+                    id: id.clone(),
+                    institution: code.to_string(),
+                    service,
+                    purpose: capacity.to_string(),
+                    integration_check: !no_integration_check,
+                    deliberation,
+                    valid_from: format_date(from),
+                    valid_to: to.map(format_date),
+                },
+                "operator",
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{id}");
+        }
+        AdminCommand::Authorization {
+            command: AuthorizationCommand::Revoke { id },
+        } => {
+            let store = open_store(database).await?;
+            let hub = open_hub(&store).await?;
+            if !hub
+                .revoke_authorization(id.trim(), "operator")
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                return Err(usage(format!("--id: no active authorization {id}")));
+            }
+            println!("authorization {id} revoked");
         }
         AdminCommand::Token(args) => {
             let store = open_store(database).await?;

@@ -45,6 +45,17 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the whole audit log: the hash chain and every signed checkpoint.
+    Verify,
 }
 
 /// A failure the user caused (bad argument, unknown reference): exit 2.
@@ -103,5 +114,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config::init_logging(file.log_format.as_deref(), "warn");
             admin::run(command, &database).await
         }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            config::init_logging(file.log_format.as_deref(), "warn");
+            audit_verify(&database).await
+        }
+    }
+}
+
+/// Exit 0 with a summary when intact; non-zero and the first broken entry
+/// when not.
+async fn audit_verify(database: &str) -> anyhow::Result<()> {
+    let store = admin::open_store(database).await?;
+    match kruispunt_hub::verify::verify(&store).await? {
+        Ok(r) => {
+            println!(
+                "audit log intact: {} entries, {} signed checkpoints verified, head {}",
+                r.entries, r.checkpoints, r.head_hash
+            );
+            Ok(())
+        }
+        Err(b) => Err(anyhow::anyhow!(
+            "audit log broken at entry {}{}: {}",
+            b.seq,
+            b.ticket
+                .map(|t| format!(" (ticket {t})"))
+                .unwrap_or_default(),
+            b.reason
+        )),
     }
 }

@@ -41,6 +41,13 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
             .map(Duration::from_secs)
             .unwrap_or(defaults.request_timeout),
         token_ttl_seconds: file.token_ttl_seconds.unwrap_or(defaults.token_ttl_seconds),
+        hub: kruispunt_hub::HubConfig {
+            provider_timeout: file
+                .provider_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.hub.provider_timeout),
+            ..defaults.hub.clone()
+        },
     };
     let store = Store::open(database)
         .await
@@ -51,6 +58,7 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
     let state = AppState::new(store.clone(), clock.clone(), entropy.clone(), config)
         .await
         .map_err(|e| anyhow::anyhow!("cannot start: {}", e.body.message))?;
+    state.hub().spawn_workers();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| crate::usage(format!("cannot listen on {listen}: {e}")))?;

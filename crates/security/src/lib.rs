@@ -9,6 +9,7 @@
 //!   places that read them (everything else gets them passed in).
 
 pub mod access_token;
+pub mod audit;
 pub mod client_assertion;
 mod error;
 pub mod password;

@@ -7,20 +7,26 @@
 //! backend, so migrations live in `migrations/sqlite` and
 //! `migrations/postgres` and are embedded in the binary.
 
+mod audit;
 mod clients;
 mod connect;
 mod error;
 mod keys;
 mod network;
+mod notifications;
 mod registers;
 pub mod testing;
 mod users;
 
+pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
 pub use error::StoreError;
 pub use keys::SigningKeyRow;
-pub use network::{AuthorizationRow, NewAuthorization, NewReference, ReferenceRow};
+pub use network::{
+    AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
+};
+pub use notifications::{Delivery, Notification};
 pub use users::UserRow;
 
 use sqlx::AnyPool;

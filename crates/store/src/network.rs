@@ -205,3 +205,233 @@ impl Store {
             .try_get("n")?)
     }
 }
+
+fn reference_from(r: &AnyRow) -> Result<ReferenceRow, sqlx::Error> {
+    Ok(ReferenceRow {
+        id: r.try_get("id")?,
+        institution: r.try_get("institution")?,
+        ssin: r.try_get("ssin")?,
+        capacity: r.try_get::<i64, _>("capacity")? as u16,
+        start_date: r.try_get("start_date")?,
+        end_date: r.try_get("end_date")?,
+        registered_at: r.try_get("registered_at")?,
+        unregistered_at: r.try_get("unregistered_at")?,
+    })
+}
+
+/// Whether period [a_start, a_end] overlaps [b_start, b_end] (dates as
+/// `YYYY-MM-DD` text, which orders like the dates; `None` = open).
+pub fn periods_overlap(
+    a_start: &str,
+    a_end: Option<&str>,
+    b_start: &str,
+    b_end: Option<&str>,
+) -> bool {
+    a_end.is_none_or(|e| e >= b_start) && b_end.is_none_or(|e| e >= a_start)
+}
+
+impl Store {
+    /// The valid authorization for (institution, service, purpose) on
+    /// `today`, if any: its id and whether the integration check applies.
+    pub async fn find_authorization(
+        &self,
+        institution: &str,
+        service: &str,
+        purpose: &str,
+        today: &str,
+    ) -> Result<Option<(String, bool)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, integration_check FROM authorizations WHERE institution = $1 AND service = $2 \
+             AND purpose = $3 AND revoked_at IS NULL AND valid_from <= $4 AND (valid_to IS NULL OR valid_to >= $4) \
+             ORDER BY integration_check LIMIT 1",
+        )
+        .bind(institution.to_owned())
+        .bind(service.to_owned())
+        .bind(purpose.to_owned())
+        .bind(today.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|r| {
+                Ok::<_, sqlx::Error>((
+                    r.try_get("id")?,
+                    r.try_get::<i64, _>("integration_check")? != 0,
+                ))
+            })
+            .transpose()?)
+    }
+
+    /// Whether `institution` holds an active reference on `ssin` with
+    /// `capacity` covering `today`.
+    pub async fn has_active_reference(
+        &self,
+        institution: &str,
+        ssin: &str,
+        capacity: u16,
+        today: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "SELECT 1 AS one FROM person_references WHERE ssin = $1 AND institution = $2 AND capacity = $3 \
+             AND unregistered_at IS NULL AND start_date <= $4 AND (end_date IS NULL OR end_date >= $4) LIMIT 1",
+        )
+        .bind(ssin.to_owned())
+        .bind(institution.to_owned())
+        .bind(i64::from(capacity))
+        .bind(today.to_owned())
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
+    /// The references (registered, not unregistered) an institution holds
+    /// on a person with a capacity.
+    pub async fn live_references(
+        conn: &mut sqlx::AnyConnection,
+        institution: &str,
+        ssin: &str,
+        capacity: u16,
+    ) -> Result<Vec<ReferenceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM person_references WHERE ssin = $1 AND institution = $2 AND capacity = $3 \
+             AND unregistered_at IS NULL ORDER BY start_date",
+        )
+        .bind(ssin.to_owned())
+        .bind(institution.to_owned())
+        .bind(i64::from(capacity))
+        .fetch_all(conn)
+        .await?;
+        Ok(rows.iter().map(reference_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn insert_reference_in(
+        conn: &mut sqlx::AnyConnection,
+        r: &NewReference,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.id.clone())
+        .bind(r.institution.clone())
+        .bind(r.ssin.clone())
+        .bind(i64::from(r.capacity))
+        .bind(r.start_date.clone())
+        .bind(r.end_date.clone())
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "this reference"))?;
+        Ok(())
+    }
+
+    /// Closes a reference at `end_date`, or (with `None`) removes it from
+    /// the directory; the row stays for history.
+    pub async fn end_reference_in(
+        conn: &mut sqlx::AnyConnection,
+        id: &str,
+        end_date: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        match end_date {
+            Some(end) => sqlx::query("UPDATE person_references SET end_date = $1 WHERE id = $2")
+                .bind(end.to_owned())
+                .bind(id.to_owned()),
+            None => sqlx::query("UPDATE person_references SET unregistered_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id.to_owned()),
+        }
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// All references (live and removed) an institution holds on a person.
+    pub async fn references_of_institution(
+        &self,
+        institution: &str,
+        ssin: &str,
+    ) -> Result<Vec<ReferenceRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM person_references WHERE ssin = $1 AND institution = $2 ORDER BY start_date, id")
+            .bind(ssin.to_owned())
+            .bind(institution.to_owned())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(reference_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn authorization(&self, id: &str) -> Result<Option<AuthorizationRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM authorizations WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(authorization_from).transpose()?)
+    }
+
+    pub async fn insert_authorization_in(
+        conn: &mut sqlx::AnyConnection,
+        a: &NewAuthorization,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
+             valid_from, valid_to, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(a.id.clone())
+        .bind(a.institution.clone())
+        .bind(a.service.clone())
+        .bind(a.purpose.clone())
+        .bind(i64::from(a.integration_check))
+        .bind(a.deliberation.clone())
+        .bind(a.valid_from.clone())
+        .bind(a.valid_to.clone())
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "this authorization"))?;
+        Ok(())
+    }
+
+    pub async fn revoke_authorization_in(
+        conn: &mut sqlx::AnyConnection,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE authorizations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::periods_overlap;
+
+    #[test]
+    fn overlaps() {
+        assert!(periods_overlap("2024-01-01", None, "2025-01-01", None));
+        assert!(periods_overlap(
+            "2024-01-01",
+            Some("2024-12-31"),
+            "2024-12-31",
+            None
+        ));
+        assert!(!periods_overlap(
+            "2024-01-01",
+            Some("2024-06-30"),
+            "2024-07-01",
+            Some("2024-12-31")
+        ));
+        assert!(!periods_overlap(
+            "2024-07-01",
+            None,
+            "2024-01-01",
+            Some("2024-06-30")
+        ));
+    }
+}

@@ -152,13 +152,25 @@ impl Store {
     /// Inserts the person, or replaces the data of the person with that SSIN
     /// (the National Register is the authentic source; the latest wins).
     pub async fn upsert_person(&self, p: &Person, now: Timestamp) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::upsert_person_in(&mut conn, self.backend, p, now).await
+    }
+
+    /// The same, inside the caller's transaction (so that the change, its
+    /// notifications and its audit entry commit together).
+    pub async fn upsert_person_in(
+        conn: &mut sqlx::AnyConnection,
+        backend: crate::Backend,
+        p: &Person,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO persons ({PERSON_COLUMNS}) VALUES {}{}",
-            placeholders(self.backend, 1, 14),
+            placeholders(backend, 1, 14),
             person_upsert_tail()
         );
         bind_person(sqlx::query(AssertSqlSafe(sql)), p, now)
-            .execute(&self.pool)
+            .execute(conn)
             .await?;
         Ok(())
     }

@@ -19,6 +19,22 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The institution behind the token, or 403.
+    pub fn institution(
+        &self,
+        scope: Scope,
+    ) -> Result<&kruispunt_domain::registers::InstitutionCode, ApiError> {
+        match &self.principal {
+            Principal::Institution(code) => {
+                self.require(scope)?;
+                Ok(code)
+            }
+            _ => Err(ApiError::forbidden(
+                "this operation is for network institutions (an institution token)",
+            )),
+        }
+    }
+
     /// Refuses (403) a token without `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if self.scopes.contains(&scope) {

@@ -9,6 +9,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kruispunt_domain::Invalid;
+use kruispunt_hub::HubError;
 use kruispunt_security::AuthError;
 use kruispunt_store::StoreError;
 use serde::Serialize;
@@ -126,6 +127,39 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { what } => ApiError::conflict(format!("{what} already exists")),
             StoreError::NotFound { what } => ApiError::not_found(format!("{what} not found")),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> Self {
+        match e {
+            HubError::Invalid(i) => i.into(),
+            HubError::Rejected { code, field, message, status } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                let err = ApiError::new(status, code.code(), message);
+                match field {
+                    Some(f) => err.with_field(f),
+                    None => err,
+                }
+            }
+            HubError::UnknownService => ApiError::new(
+                StatusCode::NOT_FOUND,
+                kruispunt_domain::hub::HubCode::UnknownService.code(),
+                "this service is not known to the hub (identification, employment, employer, or a registered provider's service)",
+            )
+            .with_field("service"),
+            HubError::Forbidden(m) => ApiError::forbidden(m),
+            HubError::Store(s) => s.into(),
+            HubError::AuditUnavailable(detail) => {
+                tracing::error!(error = %detail, "audit unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the audit log cannot record this request right now, so it was not processed; retry later",
+                )
+            }
+            HubError::Internal(d) => ApiError::internal(d),
         }
     }
 }

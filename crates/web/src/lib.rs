@@ -5,7 +5,7 @@
 pub mod auth;
 mod error;
 pub mod extract;
-mod middleware;
+pub mod middleware;
 pub mod openapi;
 mod routes;
 mod state;
@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::system::router())
         .merge(routes::oauth::router())
         .merge(routes::whoami::router())
+        .merge(routes::hub::router())
         .fallback(routes::system::not_found)
         .with_state(state.clone());
     middleware::apply(app, state, &config)

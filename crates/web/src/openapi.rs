@@ -14,12 +14,23 @@ use utoipa::OpenApi;
         crate::routes::system::jwks,
         crate::routes::oauth::token,
         crate::routes::whoami::whoami,
+        crate::routes::hub::authorizations,
+        crate::routes::hub::register,
+        crate::routes::hub::unregister,
+        crate::routes::hub::list_references,
+        crate::routes::hub::message,
+        crate::routes::hub::notifications,
+        crate::routes::hub::access_log,
+        crate::routes::hub::audit_key,
+        crate::routes::hub::checkpoints,
+        crate::routes::hub::register_provider,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "system", description = "Health, metrics, this document"),
          (name = "oauth", description = "OAuth2 client credentials with JWT client assertions"),
-         (name = "identity", description = "Who the caller is"))
+         (name = "identity", description = "Who the caller is"),
+         (name = "hub", description = "The crossroads hub: reference directory, authorizations, messages, mutations, audit"))
 )]
 pub struct ApiDoc;
 

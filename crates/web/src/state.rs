@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use kruispunt_domain::clock::{Clock, Entropy, Timestamp};
+use kruispunt_hub::{Hub, HubConfig};
 use kruispunt_security::access_token::{KeyMaterial, KeyRing};
 use kruispunt_store::{SigningKeyRow, Store};
 use std::sync::{Arc, RwLock};
@@ -21,6 +22,8 @@ pub struct WebConfig {
     pub request_timeout: Duration,
     /// Lifetime of tokens issued by the token endpoint, in seconds.
     pub token_ttl_seconds: i64,
+    /// The hub's settings (provider timeout, checkpoints, group commit).
+    pub hub: HubConfig,
 }
 
 impl Default for WebConfig {
@@ -30,12 +33,14 @@ impl Default for WebConfig {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             token_ttl_seconds: 600,
+            hub: HubConfig::default(),
         }
     }
 }
 
 struct Inner {
     store: Store,
+    hub: Hub,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     keys: RwLock<Arc<KeyRing>>,
@@ -91,8 +96,17 @@ impl AppState {
         config: WebConfig,
     ) -> Result<Self, ApiError> {
         let ring = load_key_ring(&store, clock.as_ref(), entropy.as_ref()).await?;
+        let hub = Hub::new(
+            store.clone(),
+            clock.clone(),
+            entropy.clone(),
+            config.hub.clone(),
+        )
+        .await
+        .map_err(|e| ApiError::internal(format!("hub: {e}")))?;
         Ok(Self(Arc::new(Inner {
             store,
+            hub,
             clock,
             entropy,
             keys: RwLock::new(Arc::new(ring)),
@@ -103,6 +117,9 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
     }
     pub fn now(&self) -> Timestamp {
         self.0.clock.now()

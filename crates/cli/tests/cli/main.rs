@@ -519,3 +519,59 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 }
+
+#[tokio::test]
+async fn audit_verify_passes_on_an_intact_log_and_names_the_first_broken_entry() {
+    let cli = Cli::new().await;
+    cli.ok(&[
+        "admin",
+        "institution",
+        "add",
+        "--code",
+        "CPAS-LIEGE",
+        "--name",
+        "CPAS de Liège",
+        "--sector",
+        "17",
+    ]);
+    let id = cli.ok(&[
+        "admin",
+        "authorization",
+        "grant",
+        "--institution",
+        "CPAS-LIEGE",
+        "--service",
+        "identification",
+        "--purpose",
+        "2",
+    ]);
+    cli.ok(&[
+        "admin",
+        "person",
+        "add",
+        "--ssin",
+        "93051822361",
+        "--last-name",
+        "Peeters",
+        "--first-name",
+        "Jan",
+        "--birth-date",
+        "1993-05-18",
+        "--sex",
+        "M",
+    ]);
+    cli.ok(&["admin", "authorization", "revoke", "--id", id.trim()]);
+    let err = cli.fails(&["admin", "authorization", "revoke", "--id", id.trim()]);
+    assert!(err.contains("no active authorization"), "{err}");
+    let out = cli.ok(&["audit", "verify"]);
+    assert!(out.contains("intact: 3 entries"), "{out}");
+    // Tamper with the second entry.
+    let store = kruispunt_store::Store::open(&cli.database).await.unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let err = cli.fails(&["audit", "verify"]);
+    assert!(err.contains("broken at entry 2"), "{err}");
+}

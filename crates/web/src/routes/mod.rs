@@ -1,3 +1,4 @@
+pub mod hub;
 pub mod oauth;
 pub mod system;
 pub mod whoami;

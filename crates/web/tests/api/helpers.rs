@@ -47,6 +47,7 @@ impl TestApp {
             .await
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("addr"));
+        state.hub().spawn_workers();
         let serve_state = state.clone();
         tokio::spawn(async move {
             let _ = kruispunt_web::serve(listener, serve_state, std::future::pending()).await;
@@ -76,6 +77,107 @@ impl TestApp {
             .await
             .expect("insert institution");
         Principal::Institution(i.code)
+    }
+
+    pub async fn add_institution_with_webhook(
+        &self,
+        code: &str,
+        sector: u16,
+        webhook: &str,
+    ) -> Principal {
+        let i = Institution::new(
+            code,
+            &format!("Institution {code}"),
+            Some(sector),
+            Some(webhook),
+        )
+        .expect("institution");
+        self.store
+            .insert_institution(&i, NOW)
+            .await
+            .expect("insert institution");
+        Principal::Institution(i.code)
+    }
+
+    pub async fn add_person(
+        &self,
+        ssin: &str,
+        last: &str,
+        first: &str,
+    ) -> kruispunt_domain::registers::Person {
+        let s = kruispunt_domain::ids::Ssin::parse(ssin).expect("ssin");
+        let p = kruispunt_domain::registers::PersonInput {
+            ssin: ssin.into(),
+            last_name: last.into(),
+            first_name: first.into(),
+            birth_date: s.birth_date().map(kruispunt_domain::clock::format_date),
+            sex: s.sex().map(|x| x.code().to_owned()),
+            nationality: Some("BE".into()),
+            ..Default::default()
+        }
+        .validate()
+        .expect("person");
+        self.store
+            .upsert_person(&p, NOW)
+            .await
+            .expect("insert person");
+        p
+    }
+
+    /// Grants (institution, service, purpose) as the committee would.
+    pub async fn grant(
+        &self,
+        institution: &str,
+        service: &str,
+        purpose: &str,
+        integration_check: bool,
+    ) {
+        self.state
+            .hub()
+            .grant_authorization(
+                &kruispunt_store::NewAuthorization {
+                    id: format!("auth-{institution}-{service}-{purpose}"),
+                    institution: institution.into(),
+                    service: service.into(),
+                    purpose: purpose.into(),
+                    integration_check,
+                    deliberation: Some("CSI/26/001".into()),
+                    valid_from: "2018-01-01".into(),
+                    valid_to: None,
+                },
+                "operator",
+            )
+            .await
+            .expect("grant");
+    }
+
+    /// POSTs JSON with a bearer token; returns (status, JSON body).
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("send");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("send");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub async fn add_employer(&self, employer_id: &str, enterprise: &str) -> Principal {

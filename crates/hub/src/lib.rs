@@ -1,0 +1,136 @@
+//! The crossroads hub. Neither sender nor receiver: it checks every message
+//! against the public authorizations and the reference directory, routes it
+//! to the authentic source (internal registers or an external provider),
+//! logs it in the hash-chained audit log *before* answering, and pushes
+//! changes to the institutions entitled to them.
+//!
+//! No HTTP server here (that is the web crate); outbound HTTP to providers
+//! and webhooks lives in `providers.rs` and `delivery.rs`.
+
+mod audit_writer;
+pub mod delivery;
+pub mod directory;
+mod error;
+pub mod keys;
+pub mod messages;
+pub mod mutations;
+mod providers;
+pub mod verify;
+
+pub use audit_writer::AuditWriter;
+pub use error::HubError;
+
+use kruispunt_domain::clock::{Clock, Entropy, Timestamp, format_date};
+use kruispunt_security::audit::HubKey;
+use kruispunt_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Time an external provider gets to answer.
+    pub provider_timeout: Duration,
+    /// Attempts per message on provider connection errors or 5xx.
+    pub provider_attempts: u32,
+    /// A signed checkpoint every N audit entries (plus one per minute).
+    pub checkpoint_every: i64,
+    /// Largest number of audit entries committed together.
+    pub max_batch: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            provider_timeout: Duration::from_secs(5),
+            provider_attempts: 2,
+            checkpoint_every: 1000,
+            max_batch: 1024,
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    key: Arc<HubKey>,
+    audit: AuditWriter,
+    http: reqwest::Client,
+    config: HubConfig,
+    /// Wakes the webhook worker when this process created notifications.
+    wake: tokio::sync::Notify,
+}
+
+/// The hub service. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub(Arc<Inner>);
+
+impl Hub {
+    /// Loads (or creates) the hub key and starts the audit writer. Must run
+    /// inside a tokio runtime.
+    pub async fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        config: HubConfig,
+    ) -> Result<Self, HubError> {
+        let key = Arc::new(keys::load_or_create(&store, clock.as_ref(), entropy.as_ref()).await?);
+        let audit = AuditWriter::spawn(
+            store.clone(),
+            key.clone(),
+            config.checkpoint_every,
+            config.max_batch,
+        );
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(|e| HubError::Internal(format!("http client: {e}")))?;
+        Ok(Self(Arc::new(Inner {
+            store,
+            clock,
+            entropy,
+            key,
+            audit,
+            http,
+            config,
+            wake: tokio::sync::Notify::new(),
+        })))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+    pub fn now(&self) -> Timestamp {
+        self.0.clock.now()
+    }
+    pub fn today(&self) -> String {
+        format_date(self.now().date())
+    }
+    pub fn key(&self) -> &HubKey {
+        &self.0.key
+    }
+    pub fn config(&self) -> &HubConfig {
+        &self.0.config
+    }
+
+    /// A fresh ticket: unique, unguessable, says nothing about the content.
+    pub fn ticket(&self) -> String {
+        format!("T{}", self.0.entropy.token_hex())
+    }
+
+    /// Starts the background work of a server: webhook delivery and
+    /// time-based audit checkpoints.
+    pub fn spawn_workers(&self) {
+        delivery::spawn(self.clone());
+        let hub = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                let at = hub.now().millis();
+                if let Err(e) = hub.store().checkpoint_head(hub.key(), at).await {
+                    tracing::warn!(error = %e, "periodic audit checkpoint failed");
+                }
+            }
+        });
+    }
+}

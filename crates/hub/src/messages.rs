@@ -1,0 +1,343 @@
+//! `POST /hub/v1/messages`: the preventive check, routing, audit, answer.
+
+use crate::{Hub, HubError};
+use kruispunt_domain::Invalid;
+use kruispunt_domain::clock::format_date;
+use kruispunt_domain::hub::{HubCode, INTERNAL_SERVICES, is_person_service, valid_service_name};
+use kruispunt_domain::ids::{EmployerId, EnterpriseNumber, Ssin};
+use kruispunt_domain::registers::{InstitutionCode, Person};
+use kruispunt_security::audit::sha256;
+use kruispunt_store::AuditDraft;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The message as sent (fields parsed here, so errors name them).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    pub service: Option<String>,
+    pub ssin: Option<String>,
+    pub purpose: Option<String>,
+    pub body: Option<Value>,
+}
+
+/// Why a message was not forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotAuthorized,
+    NotIntegrated,
+}
+
+impl Refusal {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotAuthorized => "not-authorized",
+            Self::NotIntegrated => "not-integrated",
+        }
+    }
+    pub fn code(self) -> HubCode {
+        match self {
+            Self::NotAuthorized => HubCode::NotAuthorized,
+            Self::NotIntegrated => HubCode::NotIntegrated,
+        }
+    }
+}
+
+/// What happened to a message. Every variant was audited before it is
+/// returned.
+#[derive(Debug, Clone)]
+pub enum MessageOutcome {
+    Answered {
+        ticket: String,
+        answer: Value,
+    },
+    Refused {
+        ticket: String,
+        refusal: Refusal,
+        message: String,
+    },
+    /// The authentic source knows nothing under this key.
+    NotFound {
+        ticket: String,
+        message: String,
+    },
+    /// An external provider failed (`timeout`: it did not answer in time).
+    ProviderFailed {
+        ticket: String,
+        timeout: bool,
+        message: String,
+    },
+}
+
+pub fn identification(p: &Person) -> Value {
+    let mut v = json!({
+        "ssin": p.ssin.to_string(),
+        "familyName": p.last_name,
+        "givenName": p.first_name,
+        "birthDate": p.birth_date.map(format_date),
+        "gender": p.sex.map(|s| s.code()),
+        "nationality": p.nationality.map(|n| n.as_str().to_owned()),
+    });
+    if let Some(a) = &p.address {
+        v["address"] = json!({"street": a.street, "houseNumber": a.house_number, "postalCode": a.postal_code, "municipality": a.municipality, "country": a.country});
+    }
+    if let Some(d) = p.death_date {
+        v["deathDate"] = json!(format_date(d));
+    }
+    v
+}
+
+struct Checked {
+    service: String,
+    purpose: String,
+    ssin: Option<Ssin>,
+}
+
+fn check_input(req: &MessageRequest) -> Result<Checked, HubError> {
+    let service = req
+        .service
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            Invalid::new(
+                "service",
+                "is required (identification, employment, employer or a provider's service)",
+            )
+        })?;
+    if !valid_service_name(service) {
+        return Err(HubError::UnknownService);
+    }
+    let purpose = req
+        .purpose
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            Invalid::new(
+                "purpose",
+                "is required: the purpose (capacity code) the data is requested for",
+            )
+        })?;
+    if purpose.len() > 40 {
+        return Err(Invalid::new("purpose", "must be at most 40 characters").into());
+    }
+    let ssin = match (&req.ssin, is_person_service(service)) {
+        (Some(s), _) => Some(Ssin::parse(s).map_err(|e| Invalid::id("ssin", "the SSIN", e))?),
+        (None, true) => return Err(Invalid::new("ssin", "is required for this service").into()),
+        (None, false) => None,
+    };
+    Ok(Checked {
+        service: service.to_owned(),
+        purpose: purpose.to_owned(),
+        ssin,
+    })
+}
+
+impl Hub {
+    /// Processes one message from `institution`.
+    pub async fn message(
+        &self,
+        institution: &InstitutionCode,
+        req: MessageRequest,
+    ) -> Result<MessageOutcome, HubError> {
+        let started = std::time::Instant::now();
+        let c = check_input(&req)?;
+        let external = if INTERNAL_SERVICES.contains(&c.service.as_str()) {
+            None
+        } else {
+            Some(
+                self.store()
+                    .provider(&c.service)
+                    .await?
+                    .ok_or(HubError::UnknownService)?,
+            )
+        };
+        // The employer service needs a key in the body; check before auditing.
+        let employer_key = if c.service == "employer" {
+            Some(employer_key(req.body.as_ref())?)
+        } else {
+            None
+        };
+
+        let ticket = self.ticket();
+        let today = self.today();
+        let mut draft = AuditDraft {
+            ticket: ticket.clone(),
+            at: self.now().millis(),
+            kind: "message".into(),
+            actor: format!("institution:{institution}"),
+            service: Some(c.service.clone()),
+            purpose: Some(c.purpose.clone()),
+            ssin: c.ssin.map(|s| s.to_string()),
+            outcome: String::new(),
+            detail: None,
+            answer_digest: None,
+        };
+
+        // (a) authorization: public, granted by the committee.
+        let refusal = match self
+            .store()
+            .find_authorization(institution.as_str(), &c.service, &c.purpose, &today)
+            .await?
+        {
+            None => Some(Refusal::NotAuthorized),
+            // (b) integration: the requester holds a file on this person in
+            // the capacity it claims as purpose, for a period covering today.
+            Some((_, true)) if c.ssin.is_some() => {
+                let integrated = match (c.purpose.parse::<u16>(), c.ssin) {
+                    (Ok(capacity), Some(ssin)) => {
+                        self.store()
+                            .has_active_reference(
+                                institution.as_str(),
+                                &ssin.to_string(),
+                                capacity,
+                                &today,
+                            )
+                            .await?
+                    }
+                    _ => false,
+                };
+                (!integrated).then_some(Refusal::NotIntegrated)
+            }
+            Some(_) => None,
+        };
+        if let Some(refusal) = refusal {
+            draft.outcome = refusal.reason().into();
+            self.0.audit.append(draft).await?;
+            metrics::counter!("hub_messages_total", "service" => c.service.clone(), "outcome" => refusal.reason()).increment(1);
+            let message = match refusal {
+                Refusal::NotAuthorized => format!(
+                    "{institution} holds no valid authorization for service {} with purpose {}",
+                    c.service, c.purpose
+                ),
+                Refusal::NotIntegrated => format!(
+                    "{institution} holds no active reference on this person with capacity {}",
+                    c.purpose
+                ),
+            };
+            return Ok(MessageOutcome::Refused {
+                ticket,
+                refusal,
+                message,
+            });
+        }
+
+        // Routing to the authentic source.
+        let routed: Result<Value, MessageOutcome> = match (c.service.as_str(), &external) {
+            ("identification", _) => match c.ssin {
+                Some(ssin) => match self.store().person(&ssin).await? {
+                    Some(p) => Ok(identification(&p)),
+                    None => Err(MessageOutcome::NotFound {
+                        ticket: ticket.clone(),
+                        message:
+                            "no person with this SSIN in the National Register or the bis register"
+                                .into(),
+                    }),
+                },
+                None => Err(MessageOutcome::NotFound {
+                    ticket: ticket.clone(),
+                    message: "no SSIN".into(),
+                }),
+            },
+            ("employment", _) => Ok(json!({
+                "ssin": c.ssin.map(|s| s.to_string()),
+                "periods": self.employment_periods(c.ssin).await?,
+            })),
+            ("employer", _) => {
+                let found = match employer_key {
+                    Some(EmployerKey::Id(id)) => self.store().employer(id).await?,
+                    Some(EmployerKey::Enterprise(en)) => {
+                        self.store().employer_by_enterprise(en).await?
+                    }
+                    None => None,
+                };
+                match found {
+                    Some(e) => Ok(json!({
+                        "employerId": e.employer_id.value(),
+                        "enterpriseNumber": e.enterprise_number.to_string(),
+                        "name": e.name,
+                        "jointCommittee": e.joint_committee,
+                        "active": e.active,
+                    })),
+                    None => Err(MessageOutcome::NotFound {
+                        ticket: ticket.clone(),
+                        message: "no employer with this number in the employer directory".into(),
+                    }),
+                }
+            }
+            (_, Some((provider, endpoint))) => {
+                self.forward(
+                    endpoint,
+                    provider,
+                    &ticket,
+                    &c.service,
+                    &c.purpose,
+                    c.ssin,
+                    institution,
+                    req.body.clone(),
+                )
+                .await
+            }
+            _ => return Err(HubError::UnknownService),
+        };
+
+        let outcome = match routed {
+            Ok(answer) => {
+                let bytes =
+                    serde_json::to_vec(&answer).map_err(|e| HubError::Internal(e.to_string()))?;
+                draft.outcome = "forwarded".into();
+                draft.answer_digest = Some(sha256(&bytes));
+                MessageOutcome::Answered { ticket, answer }
+            }
+            Err(other) => {
+                draft.outcome = match &other {
+                    MessageOutcome::NotFound { .. } => "not-found".into(),
+                    MessageOutcome::ProviderFailed { timeout: true, .. } => {
+                        "provider-timeout".into()
+                    }
+                    _ => "provider-failed".into(),
+                };
+                other
+            }
+        };
+        let label = draft.outcome.clone();
+        self.0.audit.append(draft).await?;
+        metrics::counter!("hub_messages_total", "service" => c.service, "outcome" => label)
+            .increment(1);
+        metrics::histogram!("hub_message_seconds").record(started.elapsed().as_secs_f64());
+        Ok(outcome)
+    }
+
+    /// The person's Dimona periods (the `employment` authentic source).
+    /// Dimona is not built yet: no period exists, so the answer is empty.
+    async fn employment_periods(&self, _ssin: Option<Ssin>) -> Result<Vec<Value>, HubError> {
+        Ok(Vec::new())
+    }
+}
+
+enum EmployerKey {
+    Id(EmployerId),
+    Enterprise(EnterpriseNumber),
+}
+
+fn employer_key(body: Option<&Value>) -> Result<EmployerKey, HubError> {
+    let body =
+        body.ok_or_else(|| Invalid::new("body", "must hold employerId or enterpriseNumber"))?;
+    if let Some(v) = body.get("employerId") {
+        let s = match v {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            _ => return Err(Invalid::new("body.employerId", "must be an ONSS number").into()),
+        };
+        return EmployerId::parse(&s)
+            .map(EmployerKey::Id)
+            .map_err(|e| Invalid::id("body.employerId", "the ONSS number", e).into());
+    }
+    if let Some(Value::String(s)) = body.get("enterpriseNumber") {
+        return EnterpriseNumber::parse(s)
+            .map(EmployerKey::Enterprise)
+            .map_err(|e| Invalid::id("body.enterpriseNumber", "the enterprise number", e).into());
+    }
+    Err(Invalid::new("body", "must hold employerId or enterpriseNumber").into())
+}

@@ -1,0 +1,341 @@
+//! The audit log: appends under the chain-head row lock (so several server
+//! processes on one PostgreSQL extend one chain), checkpoints, reads.
+
+use crate::{Store, StoreError};
+use kruispunt_domain::hub::{AuditCrypto, AuditRecord};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row, Transaction};
+
+/// An entry to append; `seq` and the hash are assigned on append.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    pub ticket: String,
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    pub service: Option<String>,
+    pub purpose: Option<String>,
+    pub ssin: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub answer_digest: Option<Vec<u8>>,
+}
+
+/// A stored entry with its hash.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub record: AuditRecord,
+    pub hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub at: i64,
+    pub kid: String,
+    pub signature: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub struct HubKeyRow {
+    pub kid: String,
+    pub private_key: Vec<u8>,
+    pub public_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for HubKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubKeyRow")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A transaction that holds the audit chain head. Every audited state
+/// change runs inside one, so the change and its audit entry commit
+/// together, or neither does.
+///
+/// The head is locked by the transaction's *first* statement (an UPDATE),
+/// which on SQLite takes the write lock up front: no read-then-write lock
+/// upgrade, hence no busy deadlock between concurrent writers.
+pub struct AuditedTx<'a> {
+    tx: Transaction<'a, Any>,
+    seq: i64,
+    hash: Vec<u8>,
+    checkpoint_every: i64,
+}
+
+fn entry_from(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        record: AuditRecord {
+            seq: r.try_get("seq")?,
+            ticket: r.try_get("ticket")?,
+            at: r.try_get("at")?,
+            kind: r.try_get("kind")?,
+            actor: r.try_get("actor")?,
+            service: r.try_get("service")?,
+            purpose: r.try_get("purpose")?,
+            ssin: r.try_get("ssin")?,
+            outcome: r.try_get("outcome")?,
+            detail: r.try_get("detail")?,
+            answer_digest: r.try_get("answer_digest")?,
+        },
+        hash: r.try_get("hash")?,
+    })
+}
+
+impl Store {
+    /// Begins an audited transaction. `checkpoint_every`: sign a checkpoint
+    /// whenever an appended seq is a multiple of it (0: never).
+    pub async fn begin_audited(
+        &self,
+        checkpoint_every: i64,
+    ) -> Result<AuditedTx<'static>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(AuditedTx {
+            seq: row.try_get("seq")?,
+            hash: row.try_get("hash")?,
+            tx,
+            checkpoint_every,
+        })
+    }
+
+    /// Appends `drafts` in one transaction (group commit): one fsync for all.
+    pub async fn append_audit(
+        &self,
+        drafts: &[AuditDraft],
+        crypto: &dyn AuditCrypto,
+        checkpoint_every: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.begin_audited(checkpoint_every).await?;
+        let seqs = tx.append(drafts, crypto).await?;
+        tx.commit().await?;
+        Ok(seqs)
+    }
+
+    /// Signs a checkpoint at the current head if the head moved since the
+    /// last one. Returns the checkpoint's seq when one was written.
+    pub async fn checkpoint_head(
+        &self,
+        crypto: &dyn AuditCrypto,
+        at: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin_audited(0).await?;
+        let last: Option<i64> = sqlx::query("SELECT MAX(seq) AS s FROM audit_checkpoints")
+            .fetch_one(tx.conn())
+            .await?
+            .try_get("s")?;
+        let (seq, hash) = (tx.seq, tx.hash.clone());
+        if seq == 0 || last == Some(seq) {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        insert_checkpoint(tx.conn(), seq, &hash, at, crypto).await?;
+        tx.commit().await?;
+        Ok(Some(seq))
+    }
+
+    /// Entries with `seq > after`, in order, at most `limit`.
+    pub async fn audit_entries_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(entry_from).collect::<Result<_, _>>()?)
+    }
+
+    /// The chain head: (last seq, its hash).
+    pub async fn audit_head(&self) -> Result<(i64, Vec<u8>), StoreError> {
+        let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((r.try_get("seq")?, r.try_get("hash")?))
+    }
+
+    /// Messages about a person, newest first.
+    pub async fn audit_messages_about(
+        &self,
+        ssin: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log WHERE ssin = $1 AND kind = 'message' ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(ssin.to_owned())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| entry_from(r).map(|e| e.record))
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub async fn audit_entry_by_ticket(
+        &self,
+        ticket: &str,
+    ) -> Result<Option<AuditEntry>, StoreError> {
+        let row = sqlx::query("SELECT * FROM audit_log WHERE ticket = $1")
+            .bind(ticket.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(entry_from).transpose()?)
+    }
+
+    pub async fn checkpoints(&self, after: i64, limit: i64) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Checkpoint {
+                    seq: r.try_get("seq")?,
+                    hash: r.try_get("hash")?,
+                    at: r.try_get("at")?,
+                    kid: r.try_get("kid")?,
+                    signature: r.try_get("signature")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn hub_keys(&self) -> Result<Vec<HubKeyRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM hub_keys ORDER BY created_at, kid")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HubKeyRow {
+                    kid: r.try_get("kid")?,
+                    private_key: r.try_get("private_key")?,
+                    public_key: r.try_get("public_key")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Stores the first hub key unless one exists (concurrent first starts
+    /// keep whichever committed first).
+    pub async fn insert_first_hub_key(&self, key: &HubKeyRow, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin_audited(0).await?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM hub_keys")
+            .fetch_one(tx.conn())
+            .await?
+            .try_get("n")?;
+        if n == 0 {
+            sqlx::query("INSERT INTO hub_keys (kid, private_key, public_key, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(key.kid.clone())
+                .bind(key.private_key.clone())
+                .bind(key.public_key.clone())
+                .bind(now)
+                .execute(tx.conn())
+                .await?;
+        }
+        tx.commit().await
+    }
+}
+
+async fn insert_checkpoint(
+    conn: &mut AnyConnection,
+    seq: i64,
+    hash: &[u8],
+    at: i64,
+    crypto: &dyn AuditCrypto,
+) -> Result<(), StoreError> {
+    let (kid, signature) = crypto.sign_checkpoint(seq, hash);
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (seq, hash, at, kid, signature) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (seq) DO NOTHING",
+    )
+    .bind(seq)
+    .bind(hash.to_vec())
+    .bind(at)
+    .bind(kid)
+    .bind(signature)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl AuditedTx<'_> {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Appends entries to the chain; returns their seqs.
+    pub async fn append(
+        &mut self,
+        drafts: &[AuditDraft],
+        crypto: &dyn AuditCrypto,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut seqs = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            let record = AuditRecord {
+                seq: self.seq + 1,
+                ticket: d.ticket.clone(),
+                at: d.at,
+                kind: d.kind.clone(),
+                actor: d.actor.clone(),
+                service: d.service.clone(),
+                purpose: d.purpose.clone(),
+                ssin: d.ssin.clone(),
+                outcome: d.outcome.clone(),
+                detail: d.detail.clone(),
+                answer_digest: d.answer_digest.clone(),
+            };
+            let hash = crypto.chain(&self.hash, &record);
+            sqlx::query(
+                "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
+                 answer_digest, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(record.seq)
+            .bind(record.ticket)
+            .bind(record.at)
+            .bind(record.kind)
+            .bind(record.actor)
+            .bind(record.service)
+            .bind(record.purpose)
+            .bind(record.ssin)
+            .bind(record.outcome)
+            .bind(record.detail)
+            .bind(record.answer_digest)
+            .bind(hash.clone())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "an audit entry with this ticket"))?;
+            self.seq = record.seq;
+            self.hash = hash;
+            seqs.push(self.seq);
+            if self.checkpoint_every > 0 && self.seq % self.checkpoint_every == 0 {
+                let (seq, hash) = (self.seq, self.hash.clone());
+                insert_checkpoint(&mut self.tx, seq, &hash, d.at, crypto).await?;
+            }
+        }
+        Ok(seqs)
+    }
+
+    /// Moves the head and commits the change with its audit entries.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(self.seq)
+            .bind(self.hash.clone())
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
