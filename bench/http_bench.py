@@ -28,8 +28,10 @@ def unit_ms(value, unit):
     return {"us": v / 1000, "ms": v, "s": v * 1000}[unit]
 
 
-def wrk(url, seconds, connections, headers):
+def wrk(url, seconds, connections, headers, script=None):
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        cmd += ["-s", script]
     for h in headers:
         cmd += ["-H", h]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -39,6 +41,43 @@ def wrk(url, seconds, connections, headers):
     if non2xx:
         sys.exit(f"{url}: {non2xx.group(1)} non-2xx answers; the benchmark would be meaningless")
     return rps, lat["50"], lat["99"]
+
+
+INSTITUTION = "CPAS-LIEGE"
+
+
+def hub_script(db, work):
+    """A wrk Lua script cycling through identification messages about every
+    person the institution is integrated for (from the demo population)."""
+    import datetime, sqlite3
+    today = datetime.date.today().isoformat()
+    # Persons the institution holds an active reference on, in a capacity it
+    # is authorized to use as purpose: every message passes the check.
+    query = (f"SELECT r.ssin, r.capacity FROM person_references r JOIN authorizations a "
+             f"ON a.institution = r.institution AND a.service = 'identification' "
+             f"AND a.purpose = CAST(r.capacity AS TEXT) AND a.revoked_at IS NULL "
+             f"WHERE r.institution = '{INSTITUTION}' AND r.unregistered_at IS NULL "
+             f"AND r.start_date <= '{today}' AND (r.end_date IS NULL OR r.end_date >= '{today}')")
+    if db.startswith("postgres"):
+        out = subprocess.run(["psql", db, "-At", "-F", ",", "-c",
+                              query],
+                             check=True, capture_output=True, text=True).stdout
+        rows = [tuple(line.split(",")) for line in out.split()]
+    else:
+        con = sqlite3.connect(db)
+        rows = con.execute(query).fetchall()
+        con.close()
+    if not rows:
+        sys.exit("no integrated persons in the demo population")
+    bodies = [json.dumps({"service": "identification", "ssin": s, "purpose": str(c)}) for s, c in rows]
+    path = os.path.join(work, "messages.lua")
+    with open(path, "w") as f:
+        f.write("bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
+        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                "i = 0\nrequest = function()\n  i = (i % #bodies) + 1\n"
+                "  return wrk.format(nil, nil, nil, bodies[i])\nend\n")
+    print(f"# {len(bodies)} integrated persons for {INSTITUTION}")
+    return path
 
 
 def main():
@@ -54,9 +93,12 @@ def main():
     work = tempfile.mkdtemp(prefix="kruispunt-bench-")
     db = args.database or os.path.join(work, "bench.db")
     env = dict(os.environ, KRUISPUNT_DATABASE_URL=db, RUST_LOG="warn")
-    subprocess.run([BIN, "demo", "--persons", "10000", "--employers", "100"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([BIN, "demo", "--persons", "50000", "--employers", "100"], env=env, check=True, stdout=subprocess.DEVNULL)
     token = subprocess.run([BIN, "admin", "token", "--operator", "--ttl", "3600"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()
+    hub_token = subprocess.run([BIN, "admin", "token", "--institution", INSTITUTION, "--ttl", "3600"], env=env,
+                               check=True, capture_output=True, text=True).stdout.strip()
+    script = hub_script(db, work)
     port = free_port()
     server = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -72,15 +114,18 @@ def main():
             ("GET /health (trivial ceiling)", "/health", []),
             ("GET /api/v1/whoami (token verification)", "/api/v1/whoami", [f"Authorization: Bearer {token}"]),
             ("GET /health/ready (store round trip)", "/health/ready", []),
+            ("POST /hub/v1/messages identification (check + routing + durable audit)", "/hub/v1/messages",
+             [f"Authorization: Bearer {hub_token}"], script),
         ]
-        results = {name: [] for name, _, _ in targets}
+        targets = [t if len(t) == 4 else (*t, None) for t in targets]
+        results = {t[0]: [] for t in targets}
         for _ in range(args.runs):
-            for name, path, headers in targets:  # interleaved: same noise for all
-                results[name].append(wrk(base + path, args.duration, args.connections, headers))
+            for name, path, headers, lua in targets:  # interleaved: same noise for all
+                results[name].append(wrk(base + path, args.duration, args.connections, headers, lua))
         ceiling = statistics.median(r[0] for r in results[targets[0][0]])
         print(f"# {args.runs} runs x {args.duration} s, {args.connections} connections, wrk -t2, release build, "
               f"store {'sqlite' if args.database is None else args.database.split(':')[0]}; medians")
-        for name, _, _ in targets:
+        for name, *_ in targets:
             rps = statistics.median(r[0] for r in results[name])
             p50 = statistics.median(r[1] for r in results[name])
             p99 = statistics.median(r[2] for r in results[name])

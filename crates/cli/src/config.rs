@@ -15,6 +15,8 @@ pub struct FileConfig {
     pub body_limit_bytes: Option<usize>,
     pub request_timeout_seconds: Option<u64>,
     pub token_ttl_seconds: Option<i64>,
+    /// NATS JetStream URL to publish notifications to.
+    pub nats_url: Option<String>,
     /// Time an external provider gets to answer a forwarded message.
     pub provider_timeout_ms: Option<u64>,
     /// `json` (default for `serve`) or `text`.

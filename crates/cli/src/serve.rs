@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// endpoint's audience; default: from the Host header, over http.
     #[arg(long, env = "KRUISPUNT_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// Also publish every notification to NATS JetStream at this URL
+    /// (subjects kruispunt.notifications.<institution>).
+    #[arg(long, env = "KRUISPUNT_NATS_URL", value_name = "URL")]
+    nats: Option<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -59,6 +63,13 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
         .await
         .map_err(|e| anyhow::anyhow!("cannot start: {}", e.body.message))?;
     state.hub().spawn_workers();
+    if let Some(url) = args.nats.or_else(|| file.nats_url.clone()) {
+        kruispunt_hub::nats::spawn(
+            state.hub().clone(),
+            kruispunt_hub::nats::NatsConfig::new(&url),
+        );
+        tracing::info!("publishing notifications to NATS JetStream");
+    }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| crate::usage(format!("cannot listen on {listen}: {e}")))?;

@@ -8,12 +8,14 @@
 //! and webhooks lives in `providers.rs` and `delivery.rs`.
 
 mod audit_writer;
+mod authorizations;
 pub mod delivery;
 pub mod directory;
 mod error;
 pub mod keys;
 pub mod messages;
 pub mod mutations;
+pub mod nats;
 mod providers;
 pub mod verify;
 
@@ -59,6 +61,7 @@ struct Inner {
     config: HubConfig,
     /// Wakes the webhook worker when this process created notifications.
     wake: tokio::sync::Notify,
+    authorizations: authorizations::AuthCacheCell,
 }
 
 /// The hub service. Cheap to clone.
@@ -94,6 +97,7 @@ impl Hub {
             http,
             config,
             wake: tokio::sync::Notify::new(),
+            authorizations: Default::default(),
         })))
     }
 

@@ -176,31 +176,41 @@ impl Hub {
         };
 
         // (a) authorization: public, granted by the committee.
-        let refusal = match self
-            .store()
-            .find_authorization(institution.as_str(), &c.service, &c.purpose, &today)
-            .await?
-        {
-            None => Some(Refusal::NotAuthorized),
-            // (b) integration: the requester holds a file on this person in
-            // the capacity it claims as purpose, for a period covering today.
-            Some((_, true)) if c.ssin.is_some() => {
-                let integrated = match (c.purpose.parse::<u16>(), c.ssin) {
-                    (Ok(capacity), Some(ssin)) => {
+        let authorization = self
+            .authorization_for(institution.as_str(), &c.service, &c.purpose, &today)
+            .await?;
+        // (b) integration: the requester holds a file on this person in the
+        // capacity it claims as purpose, for a period covering today. For
+        // identification, the check and the register lookup share one query.
+        let capacity = c.purpose.parse::<u16>().ok();
+        let mut person_found: Option<Option<Person>> = None;
+        let refusal = match (authorization, c.ssin) {
+            (None, _) => Some(Refusal::NotAuthorized),
+            (Some((_, true)), Some(ssin)) => {
+                let integrated = match capacity {
+                    None => false,
+                    Some(cap) if c.service == "identification" => {
+                        let (person, integrated) = self
+                            .store()
+                            .person_and_integration(&ssin, institution.as_str(), cap, &today)
+                            .await?;
+                        person_found = Some(person);
+                        integrated
+                    }
+                    Some(cap) => {
                         self.store()
                             .has_active_reference(
                                 institution.as_str(),
                                 &ssin.to_string(),
-                                capacity,
+                                cap,
                                 &today,
                             )
                             .await?
                     }
-                    _ => false,
                 };
                 (!integrated).then_some(Refusal::NotIntegrated)
             }
-            Some(_) => None,
+            (Some(_), _) => None,
         };
         if let Some(refusal) = refusal {
             draft.outcome = refusal.reason().into();
@@ -226,7 +236,10 @@ impl Hub {
         // Routing to the authentic source.
         let routed: Result<Value, MessageOutcome> = match (c.service.as_str(), &external) {
             ("identification", _) => match c.ssin {
-                Some(ssin) => match self.store().person(&ssin).await? {
+                Some(ssin) => match match person_found {
+                    Some(p) => p,
+                    None => self.store().person(&ssin).await?,
+                } {
                     Some(p) => Ok(identification(&p)),
                     None => Err(MessageOutcome::NotFound {
                         ticket: ticket.clone(),

@@ -87,6 +87,7 @@ impl Hub {
         )
         .await?;
         tx.commit().await?;
+        self.0.authorizations.invalidate();
         Ok(ticket)
     }
 
@@ -117,6 +118,7 @@ impl Hub {
         )
         .await?;
         tx.commit().await?;
+        self.0.authorizations.invalidate();
         Ok(true)
     }
 }

@@ -64,6 +64,8 @@ pub struct AuditedTx<'a> {
     seq: i64,
     hash: Vec<u8>,
     checkpoint_every: i64,
+    backend: crate::Backend,
+    bulk_rows: usize,
 }
 
 fn entry_from(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
@@ -101,6 +103,8 @@ impl Store {
             hash: row.try_get("hash")?,
             tx,
             checkpoint_every,
+            backend: self.backend,
+            bulk_rows: self.bulk_rows(12),
         })
     }
 
@@ -276,13 +280,17 @@ impl AuditedTx<'_> {
         &mut self.tx
     }
 
-    /// Appends entries to the chain; returns their seqs.
+    /// Appends entries to the chain; returns their seqs. One multi-row
+    /// INSERT per few hundred entries: a group commit costs one statement,
+    /// not one per waiting request.
     pub async fn append(
         &mut self,
         drafts: &[AuditDraft],
         crypto: &dyn AuditCrypto,
     ) -> Result<Vec<i64>, StoreError> {
         let mut seqs = Vec::with_capacity(drafts.len());
+        let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
+        let mut checkpoints: Vec<(i64, Vec<u8>, i64)> = Vec::new();
         for d in drafts {
             let record = AuditRecord {
                 seq: self.seq + 1,
@@ -298,32 +306,42 @@ impl AuditedTx<'_> {
                 answer_digest: d.answer_digest.clone(),
             };
             let hash = crypto.chain(&self.hash, &record);
-            sqlx::query(
-                "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
-                 answer_digest, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(record.seq)
-            .bind(record.ticket)
-            .bind(record.at)
-            .bind(record.kind)
-            .bind(record.actor)
-            .bind(record.service)
-            .bind(record.purpose)
-            .bind(record.ssin)
-            .bind(record.outcome)
-            .bind(record.detail)
-            .bind(record.answer_digest)
-            .bind(hash.clone())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| StoreError::conflict_or(e, "an audit entry with this ticket"))?;
             self.seq = record.seq;
-            self.hash = hash;
+            self.hash = hash.clone();
             seqs.push(self.seq);
             if self.checkpoint_every > 0 && self.seq % self.checkpoint_every == 0 {
-                let (seq, hash) = (self.seq, self.hash.clone());
-                insert_checkpoint(&mut self.tx, seq, &hash, d.at, crypto).await?;
+                checkpoints.push((self.seq, hash.clone(), d.at));
             }
+            rows.push((record, hash));
+        }
+        for chunk in rows.chunks(self.bulk_rows) {
+            let sql = format!(
+                "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
+                 answer_digest, hash) VALUES {}",
+                crate::registers::placeholders(self.backend, chunk.len(), 12)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (r, hash) in chunk {
+                q = q
+                    .bind(r.seq)
+                    .bind(r.ticket.clone())
+                    .bind(r.at)
+                    .bind(r.kind.clone())
+                    .bind(r.actor.clone())
+                    .bind(r.service.clone())
+                    .bind(r.purpose.clone())
+                    .bind(r.ssin.clone())
+                    .bind(r.outcome.clone())
+                    .bind(r.detail.clone())
+                    .bind(r.answer_digest.clone())
+                    .bind(hash.clone());
+            }
+            q.execute(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::conflict_or(e, "an audit entry with this ticket"))?;
+        }
+        for (seq, hash, at) in checkpoints {
+            insert_checkpoint(&mut self.tx, seq, &hash, at, crypto).await?;
         }
         Ok(seqs)
     }

@@ -208,6 +208,38 @@ impl Store {
         row.as_ref().map(person_from).transpose()
     }
 
+    /// The person, and whether `institution` holds an active reference on
+    /// them with `capacity` on `today`, in one round trip (the hot path of
+    /// an identification message).
+    pub async fn person_and_integration(
+        &self,
+        ssin: &Ssin,
+        institution: &str,
+        capacity: u16,
+        today: &str,
+    ) -> Result<(Option<Person>, bool), StoreError> {
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS}, CAST(CASE WHEN EXISTS (SELECT 1 FROM person_references r WHERE r.ssin = $1 \
+             AND r.institution = $2 AND r.capacity = $3 AND r.unregistered_at IS NULL AND r.start_date <= $4 \
+             AND (r.end_date IS NULL OR r.end_date >= $4)) THEN 1 ELSE 0 END AS BIGINT) AS integrated \
+             FROM persons WHERE ssin = $1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(ssin.to_string())
+            .bind(institution.to_owned())
+            .bind(i64::from(capacity))
+            .bind(today.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok((None, false)),
+            Some(r) => {
+                let integrated: i64 = r.try_get("integrated")?;
+                Ok((Some(person_from(&r)?), integrated != 0))
+            }
+        }
+    }
+
     /// A living person with a National Register number (for demo logins).
     pub async fn sample_living_person(&self) -> Result<Option<Ssin>, StoreError> {
         let row = sqlx::query("SELECT ssin FROM persons WHERE death_date IS NULL AND is_bis = 0 ORDER BY ssin LIMIT 1")

@@ -81,12 +81,19 @@ impl FromRequestParts<AppState> for Caller {
                 )
             })?;
         let now = state.now();
-        let verified = match state.keys().verify(token, now) {
-            Err(AuthError::UnknownKey) if state.reload_keys().await? => {
-                state.keys().verify(token, now)
+        let verified = match state.cached_token(token) {
+            Some(v) => v,
+            None => {
+                let v = match state.keys().verify(token, now) {
+                    Err(AuthError::UnknownKey) if state.reload_keys().await? => {
+                        state.keys().verify(token, now)
+                    }
+                    other => other,
+                }?;
+                state.remember_token(token, &v);
+                v
             }
-            other => other,
-        }?;
+        };
         Ok(Caller {
             principal: verified.principal,
             scopes: verified.scopes,

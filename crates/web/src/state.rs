@@ -45,6 +45,12 @@ struct Inner {
     entropy: Arc<dyn Entropy>,
     keys: RwLock<Arc<KeyRing>>,
     config: WebConfig,
+    /// Tokens already verified, with what they stand for: an Ed25519 check
+    /// per request was a quarter of the server's CPU under load. Expiry is
+    /// still checked on every use.
+    verified: std::sync::RwLock<
+        std::collections::HashMap<String, kruispunt_security::access_token::Verified>,
+    >,
     /// Last time the ring was reloaded because of an unknown kid (ms), so a
     /// flood of forged kids cannot turn into a flood of queries.
     last_reload: std::sync::atomic::AtomicI64,
@@ -112,6 +118,7 @@ impl AppState {
             keys: RwLock::new(Arc::new(ring)),
             config,
             last_reload: std::sync::atomic::AtomicI64::new(0),
+            verified: Default::default(),
         })))
     }
 
@@ -134,6 +141,25 @@ impl AppState {
         match self.0.keys.read() {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A previously verified, unexpired token.
+    pub fn cached_token(&self, token: &str) -> Option<kruispunt_security::access_token::Verified> {
+        let map = self.0.verified.read().ok()?;
+        let v = map.get(token)?;
+        let now_s = self.now().seconds();
+        (v.expires_at + kruispunt_security::access_token::LEEWAY_SECONDS > now_s).then(|| v.clone())
+    }
+
+    /// Remembers a verified token (bounded: the cache is emptied when full).
+    pub fn remember_token(&self, token: &str, v: &kruispunt_security::access_token::Verified) {
+        const MAX: usize = 100_000;
+        if let Ok(mut map) = self.0.verified.write() {
+            if map.len() >= MAX {
+                map.clear();
+            }
+            map.insert(token.to_owned(), v.clone());
         }
     }
 

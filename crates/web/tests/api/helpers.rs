@@ -18,6 +18,7 @@ pub const NOW: Timestamp = Timestamp(1_796_000_000_000);
 
 pub struct TestApp {
     pub address: String,
+    pub db_url: String,
     pub store: Store,
     pub state: AppState,
     pub clock: ManualClock,
@@ -30,7 +31,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: WebConfig) -> TestApp {
-        let (store, _url) = kruispunt_store::testing::fresh_store()
+        let (store, db_url) = kruispunt_store::testing::fresh_store()
             .await
             .expect("fresh store");
         let clock = ManualClock::at(NOW);
@@ -54,6 +55,7 @@ impl TestApp {
         });
         TestApp {
             address,
+            db_url,
             store,
             state,
             clock,

@@ -628,3 +628,134 @@ async fn external_providers_answer_through_the_hub_and_timeouts_are_504() {
         .expect("audited");
     assert_eq!(entry.record.outcome, "provider-timeout");
 }
+
+/// Runs when KRUISPUNT_TEST_NATS_URL names a NATS server with JetStream
+/// (.ci/run starts one); skipped otherwise so that `cargo test` needs no
+/// service on a fresh machine.
+#[tokio::test]
+async fn mutations_are_published_to_nats_jetstream_for_entitled_institutions_only() {
+    let Ok(url) = std::env::var("KRUISPUNT_TEST_NATS_URL") else {
+        eprintln!("skipped: set KRUISPUNT_TEST_NATS_URL to run against NATS JetStream");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let person = app.add_person(P, "Peeters", "Jan").await;
+    let cpas = app.add_institution("CPAS-LIEGE", 17).await;
+    let onem = app.add_institution("ONEM", 18).await;
+    app.grant("CPAS-LIEGE", "identification", "2", true).await;
+    let (tc, tn) = (app.token_for(&cpas, 3600), app.token_for(&onem, 3600));
+    app.post_json(
+        "/hub/v1/references",
+        &tc,
+        &json!({"ssin": P, "capacity": 2, "startDate": "2026-01-01"}),
+    )
+    .await;
+    app.post_json(
+        "/hub/v1/references",
+        &tn,
+        &json!({"ssin": P, "capacity": 1, "startDate": "2026-01-01"}),
+    )
+    .await;
+    app.state
+        .hub()
+        .record_person(&person, "operator")
+        .await
+        .unwrap();
+
+    let unique =
+        kruispunt_domain::clock::Entropy::token_hex(&kruispunt_security::system::SystemEntropy)
+            [..10]
+            .to_owned();
+    let config = kruispunt_hub::nats::NatsConfig {
+        url,
+        subject_prefix: format!("kptest{unique}"),
+        stream: format!("KPTEST_{unique}"),
+    };
+    let js = kruispunt_hub::nats::connect(&config)
+        .await
+        .expect("NATS JetStream reachable");
+    assert_eq!(
+        kruispunt_hub::nats::publish_pending(app.state.hub(), &js, &config)
+            .await
+            .unwrap(),
+        1
+    );
+    // Published once: a second pass has nothing left.
+    assert_eq!(
+        kruispunt_hub::nats::publish_pending(app.state.hub(), &js, &config)
+            .await
+            .unwrap(),
+        0
+    );
+    let mut stream = js.get_stream(&config.stream).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 1);
+    let msg = stream
+        .get_last_raw_message_by_subject(&format!("{}.CPAS-LIEGE", config.subject_prefix))
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&msg.payload).unwrap();
+    assert_eq!(body["kind"], "identification.changed");
+    assert!(
+        stream
+            .get_last_raw_message_by_subject(&format!("{}.ONEM", config.subject_prefix))
+            .await
+            .is_err()
+    );
+    js.delete_stream(&config.stream).await.unwrap();
+}
+
+/// Two hub processes on one store (here: two pools and two group-commit
+/// writers) extend one audit chain that verifies as one.
+#[tokio::test]
+async fn two_hubs_on_one_store_keep_one_verifiable_chain() {
+    let net = network().await;
+    register(&net, &net.cpas, P, 2, "2026-01-01").await;
+    let other_store = kruispunt_store::Store::open(&net.app.db_url).await.unwrap();
+    let other = kruispunt_hub::Hub::new(
+        other_store,
+        Arc::new(net.app.clock.clone()),
+        Arc::new(kruispunt_security::system::SystemEntropy),
+        kruispunt_hub::HubConfig {
+            checkpoint_every: 7,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        other.key().kid(),
+        net.app.state.hub().key().kid(),
+        "one hub key for the network"
+    );
+    let cpas = kruispunt_domain::registers::InstitutionCode::parse("CPAS-LIEGE").unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let hub = if i % 2 == 0 {
+            other.clone()
+        } else {
+            net.app.state.hub().clone()
+        };
+        let cpas = cpas.clone();
+        tasks.push(tokio::spawn(async move {
+            let req = kruispunt_hub::messages::MessageRequest {
+                service: Some("identification".into()),
+                ssin: Some(P.into()),
+                purpose: Some("2".into()),
+                body: None,
+            };
+            matches!(
+                hub.message(&cpas, req).await.unwrap(),
+                kruispunt_hub::messages::MessageOutcome::Answered { .. }
+            )
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap());
+    }
+    let report = kruispunt_hub::verify::verify(&net.app.store)
+        .await
+        .unwrap()
+        .expect("one intact chain");
+    assert_eq!(report.entries, 2 + 1 + 40);
+    assert!(report.checkpoints >= 1);
+}
