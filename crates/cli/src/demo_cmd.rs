@@ -98,40 +98,53 @@ pub async fn serve_demo(
             summary.references
         );
     }
-    let citizen = store.sample_living_person().await?;
+    let citizen = store.sample_living_person("CPAS-LIEGE").await?;
     let employer = store.sample_active_employer().await?;
     let ttl = 24 * 3600;
     let keys = state.keys();
     let now = clock.now();
-    let mut principals: Vec<(String, Principal)> = Vec::new();
+    let mut principals: Vec<(&str, String, Principal)> = Vec::new();
     if let Ok(code) = InstitutionCode::parse("CPAS-LIEGE") {
         principals.push((
-            "institution CPAS-LIEGE".into(),
+            "CPAS",
+            "institution CPAS-LIEGE (sector 17, CPAS)".into(),
+            Principal::Institution(code),
+        ));
+    }
+    if let Ok(code) = InstitutionCode::parse("ONEM") {
+        principals.push((
+            "ONEM",
+            "institution ONEM (sector 18, unemployment)".into(),
             Principal::Institution(code),
         ));
     }
     if let Some(e) = employer {
-        principals.push((format!("employer {e}"), Principal::Employer(e)));
+        principals.push(("EMPLOYER", format!("employer {e}"), Principal::Employer(e)));
     }
     if let Some(c) = citizen {
-        principals.push((format!("citizen {c}"), Principal::Citizen(c)));
+        principals.push(("ME", "citizen (see SSIN)".into(), Principal::Citizen(c)));
     }
-    principals.push(("operator".into(), Principal::Operator));
+    principals.push(("OPERATOR", "operator".into(), Principal::Operator));
     println!("\n== kruispunt demo ==  http://{addr}");
-    println!("bearer tokens (valid 24 h):");
-    for (label, p) in &principals {
+    println!("# bearer tokens, valid 24 h (paste into a shell):");
+    for (var, label, p) in &principals {
         let (token, _) = keys.issue(p, &p.default_scopes(), ttl, now, entropy)?;
-        println!("  {label:<28} {token}");
-        let email = format!("{}@demo.kruispunt.be", p.kind().as_str());
+        println!("export {var}={token}   # {label}");
+        let email = format!("{}@demo.kruispunt.be", var.to_lowercase());
         admin::ensure_demo_user(store, &email, p, DEMO_PASSWORD, clock, entropy).await?;
     }
-    println!("portal logins (password {DEMO_PASSWORD}):");
-    for (label, p) in &principals {
+    if let Some(c) = citizen {
+        println!("export SSIN={c}");
+    }
+    println!("# portal logins (password {DEMO_PASSWORD}):");
+    for (var, label, _) in &principals {
         println!(
-            "  {:<32} {label}",
-            format!("{}@demo.kruispunt.be", p.kind().as_str())
+            "#   {:<32} {label}",
+            format!("{}@demo.kruispunt.be", var.to_lowercase())
         );
     }
-    println!("try: curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/whoami\n");
+    println!(
+        "# try: curl -H \"Authorization: Bearer $CPAS\" http://{addr}/api/v1/whoami   (more in README.md)\n"
+    );
     Ok(())
 }

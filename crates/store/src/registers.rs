@@ -241,10 +241,18 @@ impl Store {
     }
 
     /// A living person with a National Register number (for demo logins).
-    pub async fn sample_living_person(&self) -> Result<Option<Ssin>, StoreError> {
-        let row = sqlx::query("SELECT ssin FROM persons WHERE death_date IS NULL AND is_bis = 0 ORDER BY ssin LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn sample_living_person(
+        &self,
+        not_referenced_by: &str,
+    ) -> Result<Option<Ssin>, StoreError> {
+        let row = sqlx::query(
+            "SELECT ssin FROM persons p WHERE death_date IS NULL AND is_bis = 0 AND NOT EXISTS \
+             (SELECT 1 FROM person_references r WHERE r.ssin = p.ssin AND r.institution = $1) ORDER BY ssin LIMIT 1",
+        )
+        .bind(not_referenced_by.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+
         row.map(|r| {
             let s: String = r.try_get("ssin")?;
             Ssin::parse(&s).map_err(|_| StoreError::Corrupt("persons"))
