@@ -19,7 +19,11 @@ pub struct AuditWriter {
 impl AuditWriter {
     pub fn spawn(store: Store, key: Arc<HubKey>, checkpoint_every: i64, max_batch: usize) -> Self {
         let (tx, mut rx) = mpsc::channel::<Job>(max_batch * 4);
+        // One statement per batch: stay within the backend's parameter budget.
+        let max_batch = max_batch.min(store.audit_batch_limit()).max(1);
         tokio::spawn(async move {
+            // The chain head as this writer last wrote it (None: read it).
+            let mut head: Option<(i64, Vec<u8>)> = None;
             let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
             while let Some(first) = rx.recv().await {
                 batch.push(first);
@@ -32,7 +36,7 @@ impl AuditWriter {
                 let drafts: Vec<AuditDraft> = batch.iter().map(|(d, _)| d.clone()).collect();
                 metrics::histogram!("audit_batch_size").record(drafts.len() as f64);
                 let result = store
-                    .append_audit(&drafts, key.as_ref(), checkpoint_every)
+                    .append_audit_batch(&drafts, key.as_ref(), checkpoint_every, &mut head)
                     .await;
                 match result {
                     Ok(seqs) => {

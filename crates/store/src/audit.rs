@@ -121,6 +121,66 @@ impl Store {
         Ok(seqs)
     }
 
+    /// Group-commit append: computes the chain from `head` (the caller's
+    /// last known head, `None` to read it) and writes the entries with ONE
+    /// autocommitted multi-row INSERT; a trigger moves the head row and
+    /// refuses the statement if the head moved meanwhile (another process
+    /// appended), in which case the head is reloaded and the batch
+    /// recomputed. On success `head` is the new head.
+    ///
+    /// `drafts` must fit one statement: see [`Store::audit_batch_limit`].
+    pub async fn append_audit_batch(
+        &self,
+        drafts: &[AuditDraft],
+        crypto: &dyn AuditCrypto,
+        checkpoint_every: i64,
+        head: &mut Option<(i64, Vec<u8>)>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (mut seq, mut hash) = match head.take() {
+                Some(h) => h,
+                None => self.audit_head().await?,
+            };
+            let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
+            for d in drafts {
+                let record = record_of(d, seq + 1);
+                let h = crypto.chain(&hash, &record);
+                seq = record.seq;
+                hash = h.clone();
+                rows.push((record, h));
+            }
+            match insert_entries(&self.pool, self.backend, &rows).await {
+                Ok(()) => {
+                    *head = Some((seq, hash));
+                    for (r, h) in &rows {
+                        if checkpoint_every > 0 && r.seq % checkpoint_every == 0 {
+                            let mut conn = self.pool.acquire().await?;
+                            insert_checkpoint(&mut conn, r.seq, h, r.at, crypto).await?;
+                        }
+                    }
+                    return Ok(rows.iter().map(|(r, _)| r.seq).collect());
+                }
+                // The head moved (trigger) or another writer took these seqs
+                // (primary key): recompute from the fresh head.
+                Err(StoreError::Database(sqlx::Error::Database(e)))
+                    if attempts < 20
+                        && (e.message().contains("audit chain head moved")
+                            || e.is_unique_violation()) =>
+                {
+                    *head = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The largest batch [`Store::append_audit_batch`] writes in one statement.
+    pub fn audit_batch_limit(&self) -> usize {
+        self.bulk_rows(12)
+    }
+
     /// Signs a checkpoint at the current head if the head moved since the
     /// last one. Returns the checkpoint's seq when one was written.
     pub async fn checkpoint_head(
@@ -275,75 +335,92 @@ async fn insert_checkpoint(
     Ok(())
 }
 
+fn record_of(d: &AuditDraft, seq: i64) -> AuditRecord {
+    AuditRecord {
+        seq,
+        ticket: d.ticket.clone(),
+        at: d.at,
+        kind: d.kind.clone(),
+        actor: d.actor.clone(),
+        service: d.service.clone(),
+        purpose: d.purpose.clone(),
+        ssin: d.ssin.clone(),
+        outcome: d.outcome.clone(),
+        detail: d.detail.clone(),
+        answer_digest: d.answer_digest.clone(),
+    }
+}
+
+/// One multi-row INSERT of chained entries (the caller keeps it within the
+/// backend's parameter budget).
+async fn insert_entries<'c, E>(
+    executor: E,
+    backend: crate::Backend,
+    rows: &[(AuditRecord, Vec<u8>)],
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = Any>,
+{
+    let sql = format!(
+        "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
+         answer_digest, hash) VALUES {}",
+        crate::registers::placeholders(backend, rows.len(), 12)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (r, hash) in rows {
+        q = q
+            .bind(r.seq)
+            .bind(r.ticket.clone())
+            .bind(r.at)
+            .bind(r.kind.clone())
+            .bind(r.actor.clone())
+            .bind(r.service.clone())
+            .bind(r.purpose.clone())
+            .bind(r.ssin.clone())
+            .bind(r.outcome.clone())
+            .bind(r.detail.clone())
+            .bind(r.answer_digest.clone())
+            .bind(hash.clone());
+    }
+    q.execute(executor).await?;
+    Ok(())
+}
+
 impl AuditedTx<'_> {
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
 
-    /// Appends entries to the chain; returns their seqs. One multi-row
-    /// INSERT per few hundred entries: a group commit costs one statement,
-    /// not one per waiting request.
+    /// Appends entries to the chain inside this transaction; returns their seqs.
     pub async fn append(
         &mut self,
         drafts: &[AuditDraft],
         crypto: &dyn AuditCrypto,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut seqs = Vec::with_capacity(drafts.len());
         let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
-        let mut checkpoints: Vec<(i64, Vec<u8>, i64)> = Vec::new();
         for d in drafts {
-            let record = AuditRecord {
-                seq: self.seq + 1,
-                ticket: d.ticket.clone(),
-                at: d.at,
-                kind: d.kind.clone(),
-                actor: d.actor.clone(),
-                service: d.service.clone(),
-                purpose: d.purpose.clone(),
-                ssin: d.ssin.clone(),
-                outcome: d.outcome.clone(),
-                detail: d.detail.clone(),
-                answer_digest: d.answer_digest.clone(),
-            };
+            let record = record_of(d, self.seq + 1);
             let hash = crypto.chain(&self.hash, &record);
             self.seq = record.seq;
             self.hash = hash.clone();
-            seqs.push(self.seq);
-            if self.checkpoint_every > 0 && self.seq % self.checkpoint_every == 0 {
-                checkpoints.push((self.seq, hash.clone(), d.at));
-            }
             rows.push((record, hash));
         }
         for chunk in rows.chunks(self.bulk_rows) {
-            let sql = format!(
-                "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
-                 answer_digest, hash) VALUES {}",
-                crate::registers::placeholders(self.backend, chunk.len(), 12)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (r, hash) in chunk {
-                q = q
-                    .bind(r.seq)
-                    .bind(r.ticket.clone())
-                    .bind(r.at)
-                    .bind(r.kind.clone())
-                    .bind(r.actor.clone())
-                    .bind(r.service.clone())
-                    .bind(r.purpose.clone())
-                    .bind(r.ssin.clone())
-                    .bind(r.outcome.clone())
-                    .bind(r.detail.clone())
-                    .bind(r.answer_digest.clone())
-                    .bind(hash.clone());
-            }
-            q.execute(&mut *self.tx)
+            insert_entries(&mut *self.tx, self.backend, chunk)
                 .await
-                .map_err(|e| StoreError::conflict_or(e, "an audit entry with this ticket"))?;
+                .map_err(|e| match e {
+                    StoreError::Database(err) => {
+                        StoreError::conflict_or(err, "an audit entry with this ticket")
+                    }
+                    other => other,
+                })?;
         }
-        for (seq, hash, at) in checkpoints {
-            insert_checkpoint(&mut self.tx, seq, &hash, at, crypto).await?;
+        for (r, h) in &rows {
+            if self.checkpoint_every > 0 && r.seq % self.checkpoint_every == 0 {
+                insert_checkpoint(&mut self.tx, r.seq, h, r.at, crypto).await?;
+            }
         }
-        Ok(seqs)
+        Ok(rows.iter().map(|(r, _)| r.seq).collect())
     }
 
     /// Moves the head and commits the change with its audit entries.
