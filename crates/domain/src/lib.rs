@@ -6,6 +6,7 @@
 //! (and tests) control them.
 
 pub mod clock;
+pub mod dimona;
 pub mod hub;
 pub mod ids;
 pub mod invalid;
