@@ -63,6 +63,7 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
         .await
         .map_err(|e| anyhow::anyhow!("cannot start: {}", e.body.message))?;
     state.hub().spawn_workers();
+    state.dimona().spawn_worker();
     if let Some(url) = args.nats.or_else(|| file.nats_url.clone()) {
         kruispunt_hub::nats::spawn(
             state.hub().clone(),

@@ -305,22 +305,24 @@ pub fn check_in(
         if f.end_hour.is_none() {
             out.push(a::END_HOUR_MISSING);
         }
-        if let Some(end) = f.end {
-            if (end - start).whole_days() > 1 {
-                out.push(a::EXT_TOO_LONG);
-            }
+        if let Some(end) = f.end
+            && (end - start).whole_days() > 1
+        {
+            out.push(a::EXT_TOO_LONG);
         }
     }
-    if let (Ok(Some(s)), Ok(Some(e))) = (sh, eh) {
-        if f.end.is_none_or(|end| end == start) && e < s && wt != WorkerType::Ext {
-            out.push(a::END_HOUR_BEFORE_START);
-        }
+    if let (Ok(Some(s)), Ok(Some(e))) = (sh, eh)
+        && f.end.is_none_or(|end| end == start)
+        && e < s
+        && wt != WorkerType::Ext
+    {
+        out.push(a::END_HOUR_BEFORE_START);
     }
     if wt == WorkerType::Stu {
-        if let Some(end) = f.end {
-            if quarter(end) != quarter(start) {
-                out.push(a::END_OUT_OF_DOMAIN);
-            }
+        if let Some(end) = f.end
+            && quarter(end) != quarter(start)
+        {
+            out.push(a::END_OUT_OF_DOMAIN);
         }
         let planned = f.planned_hours.unwrap_or(0).max(0) as u32;
         if student_hours_this_year + planned > student_contingent(start.year()) {
@@ -329,10 +331,10 @@ pub fn check_in(
     }
     if wt == WorkerType::Flx {
         // Not more than 31 days before the quarter the period starts in.
-        if let Some(qs) = quarter_start(start) {
-            if (qs - today).whole_days() > 31 {
-                out.push(a::START_OUT_OF_DOMAIN);
-            }
+        if let Some(qs) = quarter_start(start)
+            && (qs - today).whole_days() > 31
+        {
+            out.push(a::START_OUT_OF_DOMAIN);
         }
     }
     for p in existing {

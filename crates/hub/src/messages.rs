@@ -322,10 +322,25 @@ impl Hub {
         Ok(outcome)
     }
 
-    /// The person's Dimona periods (the `employment` authentic source).
-    /// Dimona is not built yet: no period exists, so the answer is empty.
-    async fn employment_periods(&self, _ssin: Option<Ssin>) -> Result<Vec<Value>, HubError> {
-        Ok(Vec::new())
+    /// The person's Dimona periods at every employer (the `employment`
+    /// authentic source), cancelled ones left out.
+    async fn employment_periods(&self, ssin: Option<Ssin>) -> Result<Vec<Value>, HubError> {
+        let Some(ssin) = ssin else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .store()
+            .periods_of_person(&ssin.to_string())
+            .await?
+            .iter()
+            .map(|p| {
+                json!({
+                    "periodId": p.period_id, "employerId": p.employer_id, "startDate": p.start_date,
+                    "endDate": p.end_date, "workerType": p.worker_type,
+                    "jointCommissionNumber": p.joint_committee, "status": p.status,
+                })
+            })
+            .collect())
     }
 }
 

@@ -10,6 +10,7 @@
 mod audit;
 mod clients;
 mod connect;
+mod dimona;
 mod error;
 mod keys;
 mod network;
@@ -21,6 +22,7 @@ mod users;
 pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
+pub use dimona::{DeclarationRow, NewDeclaration, PeriodFilter, PeriodRow};
 pub use error::StoreError;
 pub use keys::SigningKeyRow;
 pub use network::{

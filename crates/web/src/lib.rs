@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::oauth::router())
         .merge(routes::whoami::router())
         .merge(routes::hub::router())
+        .merge(routes::dimona::router())
         .fallback(routes::system::not_found)
         .with_state(state.clone());
     middleware::apply(app, state, &config)

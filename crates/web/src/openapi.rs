@@ -24,13 +24,17 @@ use utoipa::OpenApi;
         crate::routes::hub::audit_key,
         crate::routes::hub::checkpoints,
         crate::routes::hub::register_provider,
+        crate::routes::dimona::declare,
+        crate::routes::dimona::declaration,
+        crate::routes::dimona::periods,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "system", description = "Health, metrics, this document"),
          (name = "oauth", description = "OAuth2 client credentials with JWT client assertions"),
          (name = "identity", description = "Who the caller is"),
-         (name = "hub", description = "The crossroads hub: reference directory, authorizations, messages, mutations, audit"))
+         (name = "hub", description = "The crossroads hub: reference directory, authorizations, messages, mutations, audit"),
+         (name = "dimona", description = "Dimona, compatible with the ONSS Dimona REST API v2"))
 )]
 pub struct ApiDoc;
 

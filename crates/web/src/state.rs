@@ -41,6 +41,7 @@ impl Default for WebConfig {
 struct Inner {
     store: Store,
     hub: Hub,
+    dimona: kruispunt_dimona::Dimona,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     keys: RwLock<Arc<KeyRing>>,
@@ -110,9 +111,11 @@ impl AppState {
         )
         .await
         .map_err(|e| ApiError::internal(format!("hub: {e}")))?;
+        let dimona = kruispunt_dimona::Dimona::new(hub.clone());
         Ok(Self(Arc::new(Inner {
             store,
             hub,
+            dimona,
             clock,
             entropy,
             keys: RwLock::new(Arc::new(ring)),
@@ -127,6 +130,9 @@ impl AppState {
     }
     pub fn hub(&self) -> &Hub {
         &self.0.hub
+    }
+    pub fn dimona(&self) -> &kruispunt_dimona::Dimona {
+        &self.0.dimona
     }
     pub fn now(&self) -> Timestamp {
         self.0.clock.now()

@@ -49,6 +49,7 @@ impl TestApp {
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("addr"));
         state.hub().spawn_workers();
+        state.dimona().spawn_worker();
         let serve_state = state.clone();
         tokio::spawn(async move {
             let _ = kruispunt_web::serve(listener, serve_state, std::future::pending()).await;

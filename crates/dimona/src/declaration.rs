@@ -1,0 +1,249 @@
+//! The ONSS Dimona REST v2 JSON, parsed at the door: structural errors are a
+//! 400 naming the field; business rules become anomalies when processed.
+
+use kruispunt_domain::Invalid;
+use kruispunt_domain::clock::parse_date;
+use kruispunt_domain::ids::{DimonaPeriodId, EmployerId, EnterpriseNumber, Ssin};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Unknown fields are accepted (payroll software sends fields kruispunt
+/// does not use yet); known fields are checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeclarationJson {
+    pub employer: Option<EmployerJson>,
+    pub worker: Option<WorkerJson>,
+    pub dimona_in: Option<InJson>,
+    pub dimona_out: Option<OutJson>,
+    pub dimona_update: Option<UpdateJson>,
+    pub dimona_cancel: Option<CancelJson>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmployerJson {
+    pub employer_id: Option<Value>,
+    pub enterprise_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerJson {
+    pub ssin: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeaturesJson {
+    pub joint_commission_number: Option<String>,
+    pub worker_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InJson {
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub start_hour: Option<String>,
+    pub end_hour: Option<String>,
+    pub planned_hours_number: Option<i64>,
+    pub features: Option<FeaturesJson>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutJson {
+    pub period_id: Option<Value>,
+    pub end_date: Option<String>,
+    pub end_hour: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateJson {
+    pub period_id: Option<Value>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub start_hour: Option<String>,
+    pub end_hour: Option<String>,
+    pub planned_hours_number: Option<i64>,
+    pub features: Option<FeaturesJson>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelJson {
+    pub period_id: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    In,
+    Out,
+    Update,
+    Cancel,
+}
+
+impl Kind {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::In => "IN",
+            Self::Out => "OUT",
+            Self::Update => "UPDATE",
+            Self::Cancel => "CANCEL",
+        }
+    }
+    pub fn json_key(self) -> &'static str {
+        match self {
+            Self::In => "dimonaIn",
+            Self::Out => "dimonaOut",
+            Self::Update => "dimonaUpdate",
+            Self::Cancel => "dimonaCancel",
+        }
+    }
+}
+
+/// Which employer the declaration names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmployerRef {
+    Id(EmployerId),
+    Enterprise(EnterpriseNumber),
+}
+
+/// What the door checks: a well-formed declaration of one kind.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub kind: Kind,
+    pub employer: EmployerRef,
+    pub ssin: Option<Ssin>,
+    pub period_id: Option<DimonaPeriodId>,
+}
+
+fn period_id(field: &str, v: Option<&Value>) -> Result<DimonaPeriodId, Invalid> {
+    let s = match v {
+        Some(Value::Number(n)) => format!("{:012}", n.as_u64().unwrap_or(0)),
+        Some(Value::String(s)) => s.clone(),
+        None => return Err(Invalid::new(field, "is required")),
+        _ => {
+            return Err(Invalid::new(
+                field,
+                "must be a Dimona period id (12 digits)",
+            ));
+        }
+    };
+    DimonaPeriodId::parse(&s).map_err(|e| Invalid::id(field, "the Dimona period id", e))
+}
+
+fn date(field: &str, v: &Option<String>) -> Result<(), Invalid> {
+    match v {
+        Some(d) => parse_date(field, d).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+pub fn check(d: &DeclarationJson) -> Result<Checked, Invalid> {
+    let kinds = [
+        (Kind::In, d.dimona_in.is_some()),
+        (Kind::Out, d.dimona_out.is_some()),
+        (Kind::Update, d.dimona_update.is_some()),
+        (Kind::Cancel, d.dimona_cancel.is_some()),
+    ];
+    let present: Vec<Kind> = kinds.iter().filter(|(_, p)| *p).map(|(k, _)| *k).collect();
+    let kind = match present.as_slice() {
+        [k] => *k,
+        [] => {
+            return Err(Invalid::new(
+                "dimonaIn",
+                "one of dimonaIn, dimonaOut, dimonaUpdate or dimonaCancel is required",
+            ));
+        }
+        _ => {
+            return Err(Invalid::new(
+                "dimonaIn",
+                "only one of dimonaIn, dimonaOut, dimonaUpdate, dimonaCancel per declaration",
+            ));
+        }
+    };
+    let e = d
+        .employer
+        .as_ref()
+        .ok_or_else(|| Invalid::new("employer", "is required (employerId or enterpriseNumber)"))?;
+    let employer = match (&e.employer_id, &e.enterprise_number) {
+        (Some(v), _) => {
+            let s = match v {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.clone(),
+                _ => {
+                    return Err(Invalid::new(
+                        "employer.employerId",
+                        "must be an ONSS number",
+                    ));
+                }
+            };
+            EmployerRef::Id(
+                EmployerId::parse(&s)
+                    .map_err(|e| Invalid::id("employer.employerId", "the ONSS number", e))?,
+            )
+        }
+        (None, Some(en)) => {
+            EmployerRef::Enterprise(EnterpriseNumber::parse(en).map_err(|e| {
+                Invalid::id("employer.enterpriseNumber", "the enterprise number", e)
+            })?)
+        }
+        (None, None) => {
+            return Err(Invalid::new(
+                "employer",
+                "needs employerId or enterpriseNumber",
+            ));
+        }
+    };
+    let ssin = match d.worker.as_ref().and_then(|w| w.ssin.as_deref()) {
+        Some(s) => Some(Ssin::parse(s).map_err(|e| Invalid::id("worker.ssin", "the SSIN", e))?),
+        None => None,
+    };
+    let mut pid = None;
+    match kind {
+        Kind::In => {
+            let i = d
+                .dimona_in
+                .as_ref()
+                .ok_or_else(|| Invalid::new("dimonaIn", "is required"))?;
+            if ssin.is_none() {
+                return Err(Invalid::new("worker.ssin", "is required for a Dimona IN"));
+            }
+            date("dimonaIn.startDate", &i.start_date)?;
+            date("dimonaIn.endDate", &i.end_date)?;
+        }
+        Kind::Out => {
+            let o = d
+                .dimona_out
+                .as_ref()
+                .ok_or_else(|| Invalid::new("dimonaOut", "is required"))?;
+            pid = Some(period_id("dimonaOut.periodId", o.period_id.as_ref())?);
+            date("dimonaOut.endDate", &o.end_date)?;
+        }
+        Kind::Update => {
+            let u = d
+                .dimona_update
+                .as_ref()
+                .ok_or_else(|| Invalid::new("dimonaUpdate", "is required"))?;
+            pid = Some(period_id("dimonaUpdate.periodId", u.period_id.as_ref())?);
+            date("dimonaUpdate.startDate", &u.start_date)?;
+            date("dimonaUpdate.endDate", &u.end_date)?;
+        }
+        Kind::Cancel => {
+            let c = d
+                .dimona_cancel
+                .as_ref()
+                .ok_or_else(|| Invalid::new("dimonaCancel", "is required"))?;
+            pid = Some(period_id("dimonaCancel.periodId", c.period_id.as_ref())?);
+        }
+    }
+    Ok(Checked {
+        kind,
+        employer,
+        ssin,
+        period_id: pid,
+    })
+}

@@ -1,0 +1,155 @@
+//! Dimona end to end: a declaration is stored durably (then answered 201),
+//! processed asynchronously by a worker (rules, identification, the period,
+//! the reference directory, the push to entitled institutions, the audit
+//! entry — in one transaction), and consulted by its id or through the
+//! employer's personnel file.
+
+pub mod declaration;
+mod processing;
+
+use declaration::{DeclarationJson, EmployerRef};
+use kruispunt_domain::Invalid;
+use kruispunt_domain::ids::EmployerId;
+use kruispunt_hub::{Hub, HubError};
+use kruispunt_store::{DeclarationRow, NewDeclaration};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a declaration was not accepted at the door.
+#[derive(Debug)]
+pub enum SubmitError {
+    Invalid(Invalid),
+    /// The caller may not declare for this employer (ONSS 90256-155).
+    NoMandate,
+    Hub(HubError),
+}
+
+impl From<kruispunt_store::StoreError> for SubmitError {
+    fn from(e: kruispunt_store::StoreError) -> Self {
+        SubmitError::Hub(HubError::Store(e))
+    }
+}
+
+/// The Dimona service. Cheap to clone.
+#[derive(Clone)]
+pub struct Dimona {
+    hub: Hub,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Dimona {
+    pub fn new(hub: Hub) -> Self {
+        Self {
+            hub,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Checks the declaration's structure and the caller's right to declare
+    /// for the employer, stores it durably, and returns its id.
+    pub async fn submit(
+        &self,
+        declarant: EmployerId,
+        body: &serde_json::Value,
+    ) -> Result<String, SubmitError> {
+        let parsed: DeclarationJson = serde_json::from_value(body.clone()).map_err(|e| {
+            SubmitError::Invalid(Invalid::new(
+                "body",
+                format!("is not a Dimona declaration: {e}"),
+            ))
+        })?;
+        let checked = declaration::check(&parsed).map_err(SubmitError::Invalid)?;
+        let employer = match checked.employer {
+            EmployerRef::Id(id) => Some(id),
+            EmployerRef::Enterprise(en) => self
+                .hub
+                .store()
+                .employer_by_enterprise(en)
+                .await?
+                .map(|e| e.employer_id),
+        };
+        // An employer declares for itself only (providers with mandates: later).
+        if employer != Some(declarant) {
+            return Err(SubmitError::NoMandate);
+        }
+        let id = self.new_id();
+        self.hub
+            .store()
+            .insert_declaration(
+                &NewDeclaration {
+                    id: id.clone(),
+                    employer_id: declarant.as_i64(),
+                    declarant: format!("employer:{declarant}"),
+                    kind: checked.kind.code().into(),
+                    ssin: checked.ssin.map(|s| s.to_string()),
+                    body: body.to_string(),
+                },
+                self.hub.now().millis(),
+            )
+            .await?;
+        metrics::counter!("dimona_declarations_received_total", "kind" => checked.kind.code())
+            .increment(1);
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// A 15-digit decimal id (the ONSS API's declaration ids are numbers).
+    fn new_id(&self) -> String {
+        let hex = self.hub.ticket();
+        let n = u64::from_str_radix(&hex[1..16], 16).unwrap_or(0) % 900_000_000_000_000
+            + 100_000_000_000_000;
+        n.to_string()
+    }
+
+    /// The declaration, if it exists and belongs to `employer`.
+    pub async fn declaration(
+        &self,
+        employer: EmployerId,
+        id: &str,
+    ) -> Result<Option<DeclarationRow>, HubError> {
+        Ok(self
+            .hub
+            .store()
+            .declaration(id)
+            .await?
+            .filter(|d| d.employer_id == employer.as_i64()))
+    }
+
+    /// Processes waiting declarations until none is left; returns how many.
+    pub async fn process_pending(&self) -> Result<usize, HubError> {
+        let mut n = 0;
+        loop {
+            let batch = self
+                .hub
+                .store()
+                .claim_declarations(self.hub.now().millis(), 30_000, 64)
+                .await?;
+            if batch.is_empty() {
+                return Ok(n);
+            }
+            for d in batch {
+                self.process(&d).await?;
+                n += 1;
+            }
+        }
+    }
+
+    /// The processing worker: resumes whatever was received before a crash.
+    pub fn spawn_worker(&self) {
+        let dimona = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match dimona.process_pending().await {
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "Dimona processing pass failed"),
+                }
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(200), dimona.wake.notified()).await;
+            }
+        });
+    }
+}

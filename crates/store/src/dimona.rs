@@ -1,0 +1,315 @@
+//! Dimona storage: the durable declaration queue and the periods.
+
+use crate::{Store, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+#[derive(Debug, Clone)]
+pub struct NewDeclaration {
+    pub id: String,
+    pub employer_id: i64,
+    pub declarant: String,
+    pub kind: String,
+    pub ssin: Option<String>,
+    pub body: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeclarationRow {
+    pub id: String,
+    pub employer_id: i64,
+    pub declarant: String,
+    pub kind: String,
+    pub ssin: Option<String>,
+    pub body: String,
+    pub received_at: i64,
+    pub processed_at: Option<i64>,
+    pub result: Option<String>,
+    pub period_id: Option<i64>,
+    pub anomalies: Option<String>,
+    pub worker: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodRow {
+    pub period_id: i64,
+    pub employer_id: i64,
+    pub ssin: String,
+    pub worker_type: String,
+    pub joint_committee: String,
+    pub start_date: String,
+    pub end_date: Option<String>,
+    pub start_hour: Option<String>,
+    pub end_hour: Option<String>,
+    pub planned_hours: Option<i64>,
+    /// `active`, `closed` (an OUT was declared) or `cancelled`.
+    pub status: String,
+    pub declaration_id: String,
+}
+
+fn declaration_from(r: &AnyRow) -> Result<DeclarationRow, sqlx::Error> {
+    Ok(DeclarationRow {
+        id: r.try_get("id")?,
+        employer_id: r.try_get("employer_id")?,
+        declarant: r.try_get("declarant")?,
+        kind: r.try_get("kind")?,
+        ssin: r.try_get("ssin")?,
+        body: r.try_get("body")?,
+        received_at: r.try_get("received_at")?,
+        processed_at: r.try_get("processed_at")?,
+        result: r.try_get("result")?,
+        period_id: r.try_get("period_id")?,
+        anomalies: r.try_get("anomalies")?,
+        worker: r.try_get("worker")?,
+    })
+}
+
+fn period_from(r: &AnyRow) -> Result<PeriodRow, sqlx::Error> {
+    Ok(PeriodRow {
+        period_id: r.try_get("period_id")?,
+        employer_id: r.try_get("employer_id")?,
+        ssin: r.try_get("ssin")?,
+        worker_type: r.try_get("worker_type")?,
+        joint_committee: r.try_get("joint_committee")?,
+        start_date: r.try_get("start_date")?,
+        end_date: r.try_get("end_date")?,
+        start_hour: r.try_get("start_hour")?,
+        end_hour: r.try_get("end_hour")?,
+        planned_hours: r.try_get("planned_hours")?,
+        status: r.try_get("status")?,
+        declaration_id: r.try_get("declaration_id")?,
+    })
+}
+
+/// Filters of the personnel file.
+#[derive(Debug, Clone, Default)]
+pub struct PeriodFilter {
+    pub ssin: Option<String>,
+    /// Periods still running on or after this date.
+    pub from: Option<String>,
+    /// Periods starting on or before this date.
+    pub to: Option<String>,
+    pub after_period: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Stores a received declaration; returns once it is durable.
+    pub async fn insert_declaration(&self, d: &NewDeclaration, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dimona_declarations (id, employer_id, declarant, kind, ssin, body, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(d.id.clone())
+        .bind(d.employer_id)
+        .bind(d.declarant.clone())
+        .bind(d.kind.clone())
+        .bind(d.ssin.clone())
+        .bind(d.body.clone())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "a declaration with this id"))?;
+        Ok(())
+    }
+
+    pub async fn declaration(&self, id: &str) -> Result<Option<DeclarationRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM dimona_declarations WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(declaration_from).transpose()?)
+    }
+
+    /// Leases the oldest unprocessed declarations (a crashed worker's lease
+    /// expires, so nothing received is ever left behind).
+    pub async fn claim_declarations(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<DeclarationRow>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE dimona_declarations SET lease_until = $1 WHERE id IN ( \
+               SELECT id FROM dimona_declarations WHERE processed_at IS NULL \
+               AND (lease_until IS NULL OR lease_until < $2) ORDER BY received_at, id LIMIT $3) \
+             RETURNING *",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<DeclarationRow> = rows
+            .iter()
+            .map(declaration_from)
+            .collect::<Result<_, _>>()?;
+        out.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+        Ok(out)
+    }
+
+    /// Records the outcome, inside the processing transaction; `false` if
+    /// another worker already processed it.
+    pub async fn finish_declaration_in(
+        conn: &mut AnyConnection,
+        id: &str,
+        result: &str,
+        period_id: Option<i64>,
+        anomalies: &str,
+        worker: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dimona_declarations SET processed_at = $1, result = $2, period_id = $3, anomalies = $4, worker = $5, \
+             lease_until = NULL WHERE id = $6 AND processed_at IS NULL",
+        )
+        .bind(now)
+        .bind(result.to_owned())
+        .bind(period_id)
+        .bind(anomalies.to_owned())
+        .bind(worker.map(str::to_owned))
+        .bind(id.to_owned())
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Next period sequence number (in the caller's transaction).
+    pub async fn next_period_sequence_in(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE counters SET value = value + 1 WHERE name = 'dimona_period' RETURNING value",
+        )
+        .fetch_one(conn)
+        .await?
+        .try_get("value")?)
+    }
+
+    pub async fn insert_period_in(
+        conn: &mut AnyConnection,
+        p: &PeriodRow,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dimona_periods (period_id, employer_id, ssin, worker_type, joint_committee, start_date, end_date, \
+             start_hour, end_hour, planned_hours, status, declaration_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+        )
+        .bind(p.period_id)
+        .bind(p.employer_id)
+        .bind(p.ssin.clone())
+        .bind(p.worker_type.clone())
+        .bind(p.joint_committee.clone())
+        .bind(p.start_date.clone())
+        .bind(p.end_date.clone())
+        .bind(p.start_hour.clone())
+        .bind(p.end_hour.clone())
+        .bind(p.planned_hours)
+        .bind(p.status.clone())
+        .bind(p.declaration_id.clone())
+        .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_period_in(
+        conn: &mut AnyConnection,
+        p: &PeriodRow,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE dimona_periods SET worker_type = $1, joint_committee = $2, start_date = $3, end_date = $4, \
+             start_hour = $5, end_hour = $6, planned_hours = $7, status = $8, updated_at = $9 WHERE period_id = $10",
+        )
+        .bind(p.worker_type.clone())
+        .bind(p.joint_committee.clone())
+        .bind(p.start_date.clone())
+        .bind(p.end_date.clone())
+        .bind(p.start_hour.clone())
+        .bind(p.end_hour.clone())
+        .bind(p.planned_hours)
+        .bind(p.status.clone())
+        .bind(now)
+        .bind(p.period_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn period_in(
+        conn: &mut AnyConnection,
+        period_id: i64,
+    ) -> Result<Option<PeriodRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM dimona_periods WHERE period_id = $1")
+            .bind(period_id)
+            .fetch_optional(conn)
+            .await?;
+        Ok(row.as_ref().map(period_from).transpose()?)
+    }
+
+    /// Live (not cancelled) periods of an employer and worker.
+    pub async fn live_periods_in(
+        conn: &mut AnyConnection,
+        employer_id: i64,
+        ssin: &str,
+    ) -> Result<Vec<PeriodRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM dimona_periods WHERE employer_id = $1 AND ssin = $2 AND status <> 'cancelled' ORDER BY start_date",
+        )
+        .bind(employer_id)
+        .bind(ssin.to_owned())
+        .fetch_all(conn)
+        .await?;
+        Ok(rows.iter().map(period_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Planned hours of a worker's live student periods starting in `year`,
+    /// across employers (the student contingent).
+    pub async fn student_hours_in(
+        conn: &mut AnyConnection,
+        ssin: &str,
+        year: i32,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "SELECT CAST(COALESCE(SUM(planned_hours), 0) AS BIGINT) AS h FROM dimona_periods WHERE ssin = $1 AND worker_type = 'STU' \
+             AND status <> 'cancelled' AND start_date >= $2 AND start_date <= $3",
+        )
+        .bind(ssin.to_owned())
+        .bind(format!("{year:04}-01-01"))
+        .bind(format!("{year:04}-12-31"))
+        .fetch_one(conn)
+        .await?
+        .try_get::<i64, _>("h")?)
+    }
+
+    /// The personnel file of an employer.
+    pub async fn personnel_file(
+        &self,
+        employer_id: i64,
+        f: &PeriodFilter,
+    ) -> Result<Vec<PeriodRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM dimona_periods WHERE employer_id = $1 \
+             AND ($2 = '' OR ssin = $2) AND ($3 = '' OR end_date IS NULL OR end_date >= $3) \
+             AND ($4 = '' OR start_date <= $4) AND period_id > $5 ORDER BY period_id LIMIT $6",
+        )
+        .bind(employer_id)
+        .bind(f.ssin.clone().unwrap_or_default())
+        .bind(f.from.clone().unwrap_or_default())
+        .bind(f.to.clone().unwrap_or_default())
+        .bind(f.after_period.unwrap_or(0))
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(period_from).collect::<Result<_, _>>()?)
+    }
+
+    /// A person's periods at every employer (the `employment` source).
+    pub async fn periods_of_person(&self, ssin: &str) -> Result<Vec<PeriodRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM dimona_periods WHERE ssin = $1 AND status <> 'cancelled' ORDER BY start_date, period_id")
+            .bind(ssin.to_owned())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(period_from).collect::<Result<_, _>>()?)
+    }
+}

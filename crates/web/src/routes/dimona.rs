@@ -1,0 +1,245 @@
+//! Dimona, compatible with the ONSS Dimona REST API v2.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kruispunt_dimona::SubmitError;
+use kruispunt_domain::clock::parse_date;
+use kruispunt_domain::ids::{EmployerId, Ssin};
+use kruispunt_domain::principal::{Principal, Scope};
+use kruispunt_store::PeriodFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/REST/dimona/v2/declarations", post(declare))
+        .route(
+            "/REST/dimona/v2/declarations/{declaration_id}",
+            get(declaration),
+        )
+        .route("/REST/dimona/v2/periods", get(periods))
+}
+
+fn employer_of(caller: &Caller, scope: Scope) -> Result<EmployerId, ApiError> {
+    match caller.principal {
+        Principal::Employer(id) => {
+            caller.require(scope)?;
+            Ok(id)
+        }
+        _ => Err(ApiError::forbidden(
+            "Dimona declarations are made with an employer token",
+        )),
+    }
+}
+
+/// Declare (IN, OUT, UPDATE or CANCEL) in the ONSS v2 JSON.
+#[utoipa::path(post, path = "/REST/dimona/v2/declarations", tag = "dimona", security(("bearer" = [])),
+    request_body(content = Object, description = "ONSS Dimona v2: employer, worker, and one of dimonaIn, dimonaOut, dimonaUpdate, dimonaCancel"),
+    responses(
+        (status = 201, description = "Received and durable; Location names the declaration", body = Object),
+        (status = 400, description = "Malformed declaration (the field is named)", body = crate::error::ErrorEnvelope),
+        (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "Not an employer token, or no mandate for this employer (90256-155)", body = crate::error::ErrorEnvelope)))]
+pub async fn declare(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    let employer = employer_of(&caller, Scope::DimonaDeclarant)?;
+    let id = state
+        .dimona()
+        .submit(employer, &body)
+        .await
+        .map_err(|e| match e {
+            SubmitError::Invalid(i) => i.into(),
+            SubmitError::NoMandate => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "90256-155",
+                "you have no mandate to declare for this employer",
+            )
+            .with_field("employer"),
+            SubmitError::Hub(h) => h.into(),
+        })?;
+    let location = format!("/REST/dimona/v2/declarations/{id}");
+    let mut res = (StatusCode::CREATED, Json(json!({"declarationId": id}))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// The declaration and its result, once processed (404 before).
+#[utoipa::path(get, path = "/REST/dimona/v2/declarations/{declaration_id}", tag = "dimona", security(("bearer" = [])),
+    params(("declaration_id" = String, Path, description = "From the Location header")),
+    responses(
+        (status = 200, description = "The declaration, the enriched worker and declarationStatus{result A|W|B|S, period, anomalies}", body = Object),
+        (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "Not an employer token", body = crate::error::ErrorEnvelope),
+        (status = 404, description = "Unknown, not yours, or not processed yet", body = crate::error::ErrorEnvelope)))]
+pub async fn declaration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(declaration_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let employer = match caller.principal {
+        Principal::Employer(id)
+            if caller.scopes.contains(&Scope::DimonaConsult)
+                || caller.scopes.contains(&Scope::DimonaDeclarant) =>
+        {
+            id
+        }
+        _ => {
+            return Err(ApiError::forbidden(
+                "Dimona declarations are consulted with an employer token",
+            ));
+        }
+    };
+    let d = state
+        .dimona()
+        .declaration(employer, &declaration_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no declaration with this id for your employer"))?;
+    let Some(result) = d.result.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_processed_yet",
+            "the declaration was received and is being processed; retry shortly",
+        ));
+    };
+    let body: Value = serde_json::from_str(&d.body).unwrap_or(Value::Null);
+    let mut out = serde_json::Map::new();
+    out.insert("declarationId".into(), json!(d.id));
+    for key in [
+        "employer",
+        "dimonaIn",
+        "dimonaOut",
+        "dimonaUpdate",
+        "dimonaCancel",
+    ] {
+        if let Some(v) = body.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    let worker = d
+        .worker
+        .as_deref()
+        .and_then(|w| serde_json::from_str::<Value>(w).ok())
+        .or_else(|| body.get("worker").cloned());
+    if let Some(w) = worker {
+        out.insert("worker".into(), w);
+    }
+    let anomalies: Value = d
+        .anomalies
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or(json!([]));
+    let mut status = json!({"declarationId": d.id, "result": result, "anomalies": anomalies});
+    if let Some(p) = d.period_id {
+        status["period"] = json!({"id": p});
+    }
+    out.insert("declarationStatus".into(), status);
+    Ok(Json(Value::Object(out)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodQuery {
+    /// The employer (ONSS number): yours.
+    pub employer_id: Option<String>,
+    /// Only this worker.
+    pub ssin: Option<String>,
+    /// Periods still running on or after this date.
+    pub from: Option<String>,
+    /// Periods starting on or before this date.
+    pub to: Option<String>,
+    /// Paging: periods after this period id.
+    pub after: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// The personnel file: the employer's Dimona periods.
+#[utoipa::path(get, path = "/REST/dimona/v2/periods", tag = "dimona", security(("bearer" = [])), params(PeriodQuery),
+    responses(
+        (status = 200, description = "{items:[{periodId, ssin, startDate, endDate?, workerType, jointCommissionNumber, status, ...}]}", body = Object),
+        (status = 400, description = "Invalid filter", body = crate::error::ErrorEnvelope),
+        (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "Another employer's file", body = crate::error::ErrorEnvelope)))]
+pub async fn periods(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let requested = q
+        .employer_id
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("employerId", "is required"))
+        .and_then(|s| {
+            EmployerId::parse(s)
+                .map_err(|e| ApiError::invalid("employerId", format!("the ONSS number {e}")))
+        })?;
+    match caller.principal {
+        Principal::Employer(own) if own == requested => {}
+        Principal::Operator => caller.require(Scope::Operator)?,
+        _ => {
+            return Err(ApiError::forbidden(
+                "the personnel file is readable by its employer (and operators) only",
+            ));
+        }
+    }
+    let ssin = q
+        .ssin
+        .as_deref()
+        .map(|s| {
+            Ssin::parse(s)
+                .map(|s| s.to_string())
+                .map_err(|e| ApiError::invalid("ssin", format!("the SSIN {e}")))
+        })
+        .transpose()?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|d| parse_date("from", d).map(|_| d.trim().to_owned()))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|d| parse_date("to", d).map(|_| d.trim().to_owned()))
+            .transpose()?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let rows = state
+        .store()
+        .personnel_file(
+            requested.as_i64(),
+            &PeriodFilter {
+                ssin,
+                from,
+                to,
+                after_period: q.after,
+                limit,
+            },
+        )
+        .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|p| {
+            json!({
+                "periodId": p.period_id, "ssin": p.ssin, "startDate": p.start_date, "endDate": p.end_date,
+                "startHour": p.start_hour, "endHour": p.end_hour, "plannedHoursNumber": p.planned_hours,
+                "workerType": p.worker_type, "jointCommissionNumber": p.joint_committee, "status": p.status,
+                "declarationId": p.declaration_id,
+            })
+        })
+        .collect();
+    let next = rows.last().map(|p| p.period_id);
+    Ok(Json(json!({"items": items, "next": next})))
+}

@@ -1,0 +1,257 @@
+use crate::helpers::TestApp;
+use kruispunt_domain::principal::Principal;
+use serde_json::{Value, json};
+
+const P: &str = "93051822361";
+
+struct Emp {
+    app: TestApp,
+    token: String,
+}
+
+async fn employer() -> Emp {
+    let app = TestApp::spawn().await;
+    app.add_person(P, "Peeters", "Jan").await;
+    let e = app.add_employer("0009354-67", "0403.170.701").await;
+    let token = app.token_for(&e, 3600);
+    Emp { app, token }
+}
+
+fn dimona_in(start: &str, worker_type: &str, extra: Value) -> Value {
+    let mut i = json!({"startDate": start, "features": {"jointCommissionNumber": "XXX", "workerType": worker_type}});
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            i[k] = v;
+        }
+    }
+    json!({"employer": {"employerId": 935467}, "worker": {"ssin": P}, "dimonaIn": i})
+}
+
+/// Declares and waits for the result (404 until processed).
+async fn declare(e: &Emp, body: &Value) -> Value {
+    let res = e
+        .app
+        .http
+        .post(e.app.url("/REST/dimona/v2/declarations"))
+        .bearer_auth(&e.token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/REST/dimona/v2/declarations/"));
+    for _ in 0..100 {
+        let (s, b) = e.app.get_json(&location, Some(&e.token)).await;
+        if s == 200 {
+            return b;
+        }
+        assert_eq!(s, 404, "{b}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("not processed in time");
+}
+
+fn anomaly_ids(b: &Value) -> Vec<String> {
+    b["declarationStatus"]["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["errorId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_in_is_accepted_enriched_and_lands_in_the_personnel_file() {
+    let e = employer().await;
+    let b = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
+    assert_eq!(b["declarationStatus"]["result"], "A", "{b}");
+    assert_eq!(b["worker"]["familyName"], "Peeters");
+    assert_eq!(b["worker"]["birthDate"], "1993-05-18");
+    let pid = b["declarationStatus"]["period"]["id"].as_i64().unwrap();
+    assert!(
+        kruispunt_domain::ids::DimonaPeriodId::parse(&format!("{pid:012}")).is_ok(),
+        "valid period id {pid}"
+    );
+
+    let (s, file) = e
+        .app
+        .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&e.token))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(file["items"][0]["periodId"], pid);
+    assert_eq!(file["items"][0]["ssin"], P);
+    assert_eq!(file["items"][0]["status"], "active");
+    let (_, none) = e
+        .app
+        .get_json(
+            "/REST/dimona/v2/periods?employerId=935467&ssin=85073003328",
+            Some(&e.token),
+        )
+        .await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+    // Someone else's personnel file.
+    let other = e.app.add_employer("100006", "0200.065.765").await;
+    let t = e.app.token_for(&other, 600);
+    assert_eq!(
+        e.app
+            .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&t))
+            .await
+            .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn out_cancel_and_their_anomalies() {
+    let e = employer().await;
+    let b = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
+    let pid = b["declarationStatus"]["period"]["id"].as_i64().unwrap();
+    let out = json!({"employer": {"employerId": 935467}, "dimonaOut": {"periodId": pid, "endDate": "2026-12-31"}});
+    assert_eq!(declare(&e, &out).await["declarationStatus"]["result"], "A");
+    let again = declare(&e, &out).await;
+    assert_eq!(again["declarationStatus"]["result"], "B");
+    assert_eq!(anomaly_ids(&again), vec!["00913-356"]);
+    let cancel = json!({"employer": {"employerId": 935467}, "dimonaCancel": {"periodId": pid}});
+    assert_eq!(
+        declare(&e, &cancel).await["declarationStatus"]["result"],
+        "A"
+    );
+    let twice = declare(&e, &cancel).await;
+    assert_eq!(anomaly_ids(&twice), vec!["00913-355"]);
+    let unknown = kruispunt_domain::ids::DimonaPeriodId::from_sequence(42)
+        .unwrap()
+        .value();
+    let b = declare(
+        &e,
+        &json!({"employer": {"employerId": 935467}, "dimonaCancel": {"periodId": unknown}}),
+    )
+    .await;
+    assert_eq!(anomaly_ids(&b), vec!["00913-354"]);
+    let (_, file) = e
+        .app
+        .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&e.token))
+        .await;
+    assert_eq!(file["items"][0]["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn rules_give_onss_anomalies_in_french_and_dutch() {
+    let e = employer().await;
+    let b = declare(&e, &dimona_in("2026-12-01", "STU", json!({}))).await;
+    assert_eq!(b["declarationStatus"]["result"], "B");
+    assert_eq!(anomaly_ids(&b), vec!["00911-001", "01135-001"]);
+    let a = &b["declarationStatus"]["anomalies"][0];
+    assert!(a["labelFr"].as_str().unwrap().contains("Date de fin"));
+    assert!(a["labelNl"].as_str().unwrap().contains("Einddatum"));
+    // A duplicate IN.
+    assert_eq!(
+        declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await["declarationStatus"]["result"],
+        "A"
+    );
+    let dup = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
+    assert_eq!(anomaly_ids(&dup), vec!["90373-333"]);
+    // A late IN is accepted with a warning.
+    let mut late = dimona_in("2026-11-20", "OTH", json!({}));
+    late["worker"]["ssin"] = json!("85073003328");
+    e.app.add_person("85073003328", "Dubois", "Marc").await;
+    let w = declare(&e, &late).await;
+    assert_eq!(w["declarationStatus"]["result"], "W");
+    assert_eq!(anomaly_ids(&w), vec!["90373-460"]);
+    // A worker unknown to the National Register.
+    let mut ghost = dimona_in("2026-12-01", "OTH", json!({}));
+    ghost["worker"]["ssin"] = json!("17073003384");
+    assert_eq!(anomaly_ids(&declare(&e, &ghost).await), vec!["90017-151"]);
+}
+
+#[tokio::test]
+async fn the_door_refuses_malformed_declarations_and_other_employers() {
+    let e = employer().await;
+    let post = |body: Value, token: String| {
+        let app = &e.app;
+        async move {
+            let r = app
+                .http
+                .post(app.url("/REST/dimona/v2/declarations"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap())
+        }
+    };
+    let mut bad = dimona_in("2026-12-01", "OTH", json!({}));
+    bad["worker"]["ssin"] = json!("93051822362");
+    let (s, b) = post(bad, e.token.clone()).await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (400, Some("worker.ssin")),
+        "{b}"
+    );
+    let (s, b) = post(
+        json!({"employer": {"employerId": 935467}, "worker": {"ssin": P}}),
+        e.token.clone(),
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = post(dimona_in("2026-13-01", "OTH", json!({})), e.token.clone()).await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (400, Some("dimonaIn.startDate")),
+        "{b}"
+    );
+    let mut other = dimona_in("2026-12-01", "OTH", json!({}));
+    other["employer"] = json!({"employerId": 100006});
+    let (s, b) = post(other, e.token.clone()).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (403, Some("90256-155")),
+        "{b}"
+    );
+    let inst = e.app.add_institution("ONEM", 18).await;
+    let (s, _) = post(
+        dimona_in("2026-12-01", "OTH", json!({})),
+        e.app.token_for(&inst, 600),
+    )
+    .await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn accepted_periods_reach_the_network() {
+    let e = employer().await;
+    let cpas = e.app.add_institution("CPAS-LIEGE", 17).await;
+    e.app.grant("CPAS-LIEGE", "employment", "2", true).await;
+    let tc = e.app.token_for(&cpas, 3600);
+    e.app
+        .post_json(
+            "/hub/v1/references",
+            &tc,
+            &json!({"ssin": P, "capacity": 2, "startDate": "2026-01-01"}),
+        )
+        .await;
+    let b = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
+    let pid = b["declarationStatus"]["period"]["id"].clone();
+    // Pushed to the entitled institution...
+    let (_, feed) = e.app.get_json("/hub/v1/notifications", Some(&tc)).await;
+    assert_eq!(feed["items"][0]["kind"], "employment.changed", "{feed}");
+    assert_eq!(feed["items"][0]["data"]["period"]["periodId"], pid);
+    // ...available to pull through the hub's employment service...
+    let (s, m) = e
+        .app
+        .post_json(
+            "/hub/v1/messages",
+            &tc,
+            &json!({"service": "employment", "ssin": P, "purpose": "2"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{m}");
+    assert_eq!(m["answer"]["periods"][0]["periodId"], pid);
+    // ...and registered in the reference directory under ONSS, capacity 30.
+    let onss = kruispunt_domain::registers::InstitutionCode::parse("ONSS").unwrap();
+    let refs = e.app.state.hub().list_references(&onss, P).await.unwrap();
+    assert_eq!((refs.len(), refs[0].capacity), (1, 30));
+    let _ = Principal::Operator;
+}
