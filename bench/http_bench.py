@@ -80,6 +80,32 @@ def hub_script(db, work):
     return path
 
 
+def dimona_script(db, work):
+    """A wrk Lua script posting Dimona INs for many workers of one employer."""
+    import sqlite3
+    q_emp = "SELECT employer_id FROM employers WHERE active = 1 ORDER BY employer_id LIMIT 1"
+    q_ssin = "SELECT ssin FROM persons WHERE death_date IS NULL ORDER BY ssin LIMIT 5000"
+    if db.startswith("postgres"):
+        run = lambda q: subprocess.run(["psql", db, "-At", "-c", q], check=True, capture_output=True, text=True).stdout.split()
+        employer, ssins = int(run(q_emp)[0]), run(q_ssin)
+    else:
+        con = sqlite3.connect(db)
+        employer = con.execute(q_emp).fetchone()[0]
+        ssins = [r[0] for r in con.execute(q_ssin).fetchall()]
+        con.close()
+    bodies = [json.dumps({"employer": {"employerId": employer}, "worker": {"ssin": s},
+                          "dimonaIn": {"startDate": "2027-06-01",
+                                       "features": {"jointCommissionNumber": "XXX", "workerType": "OTH"}}})
+              for s in ssins]
+    path = os.path.join(work, "dimona.lua")
+    with open(path, "w") as f:
+        f.write("bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
+        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                "i = 0\nrequest = function()\n  i = (i % #bodies) + 1\n"
+                "  return wrk.format(nil, nil, nil, bodies[i])\nend\n")
+    return employer, path
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
@@ -99,6 +125,9 @@ def main():
     hub_token = subprocess.run([BIN, "admin", "token", "--institution", INSTITUTION, "--ttl", "3600"], env=env,
                                check=True, capture_output=True, text=True).stdout.strip()
     script = hub_script(db, work)
+    employer, dimona = dimona_script(db, work)
+    employer_token = subprocess.run([BIN, "admin", "token", "--employer", str(employer), "--ttl", "3600"], env=env,
+                                    check=True, capture_output=True, text=True).stdout.strip()
     port = free_port()
     server = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -116,6 +145,8 @@ def main():
             ("GET /health/ready (store round trip)", "/health/ready", []),
             ("POST /hub/v1/messages identification (check + routing + durable audit)", "/hub/v1/messages",
              [f"Authorization: Bearer {hub_token}"], script),
+            ("POST /REST/dimona/v2/declarations IN (durable 201)", "/REST/dimona/v2/declarations",
+             [f"Authorization: Bearer {employer_token}"], dimona),
         ]
         targets = [t if len(t) == 4 else (*t, None) for t in targets]
         results = {t[0]: [] for t in targets}

@@ -30,18 +30,51 @@ impl From<kruispunt_store::StoreError> for SubmitError {
     }
 }
 
+type Receipt = (
+    NewDeclaration,
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+);
+
 /// The Dimona service. Cheap to clone.
 #[derive(Clone)]
 pub struct Dimona {
     hub: Hub,
     wake: Arc<tokio::sync::Notify>,
+    receipts: tokio::sync::mpsc::Sender<Receipt>,
 }
 
 impl Dimona {
+    /// Must run inside a tokio runtime (starts the receipt writer).
     pub fn new(hub: Hub) -> Self {
+        let (receipts, mut rx) = tokio::sync::mpsc::channel::<Receipt>(4096);
+        let writer_hub = hub.clone();
+        // Group commit of receipts: every declaration waiting at that moment
+        // is made durable by one statement, then all are answered 201.
+        tokio::spawn(async move {
+            let mut batch: Vec<Receipt> = Vec::with_capacity(256);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < 256 {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                let rows: Vec<NewDeclaration> = batch.iter().map(|(d, _)| d.clone()).collect();
+                let result = writer_hub
+                    .store()
+                    .insert_declarations(&rows, writer_hub.now().millis())
+                    .await
+                    .map_err(|e| e.to_string());
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(result.clone());
+                }
+            }
+        });
         Self {
             hub,
             wake: Arc::new(tokio::sync::Notify::new()),
+            receipts,
         }
     }
 
@@ -77,20 +110,26 @@ impl Dimona {
             return Err(SubmitError::NoMandate);
         }
         let id = self.new_id();
-        self.hub
-            .store()
-            .insert_declaration(
-                &NewDeclaration {
-                    id: id.clone(),
-                    employer_id: declarant.as_i64(),
-                    declarant: format!("employer:{declarant}"),
-                    kind: checked.kind.code().into(),
-                    ssin: checked.ssin.map(|s| s.to_string()),
-                    body: body.to_string(),
-                },
-                self.hub.now().millis(),
-            )
-            .await?;
+        let row = NewDeclaration {
+            id: id.clone(),
+            employer_id: declarant.as_i64(),
+            declarant: format!("employer:{declarant}"),
+            kind: checked.kind.code().into(),
+            ssin: checked.ssin.map(|s| s.to_string()),
+            body: body.to_string(),
+        };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let unavailable =
+            || SubmitError::Hub(HubError::Internal("the declaration writer stopped".into()));
+        self.receipts
+            .send((row, done))
+            .await
+            .map_err(|_| unavailable())?;
+        wait.await.map_err(|_| unavailable())?.map_err(|e| {
+            SubmitError::Hub(HubError::Internal(format!(
+                "cannot store the declaration: {e}"
+            )))
+        })?;
         metrics::counter!("dimona_declarations_received_total", "kind" => checked.kind.code())
             .increment(1);
         self.wake.notify_one();

@@ -94,7 +94,7 @@ impl Store {
         &self,
         checkpoint_every: i64,
     ) -> Result<AuditedTx<'static>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
             .fetch_one(&mut *tx)
             .await?;
@@ -151,12 +151,12 @@ impl Store {
                 hash = h.clone();
                 rows.push((record, h));
             }
-            match insert_entries(&self.pool, self.backend, &rows).await {
+            match insert_entries(&self.writer, self.backend, &rows).await {
                 Ok(()) => {
                     *head = Some((seq, hash));
                     for (r, h) in &rows {
                         if checkpoint_every > 0 && r.seq % checkpoint_every == 0 {
-                            let mut conn = self.pool.acquire().await?;
+                            let mut conn = self.writer.acquire().await?;
                             insert_checkpoint(&mut conn, r.seq, h, r.at, crypto).await?;
                         }
                     }

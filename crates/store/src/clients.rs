@@ -39,7 +39,7 @@ impl Store {
         .bind(c.algorithm.clone())
         .bind(c.scopes.clone())
         .bind(now.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| StoreError::conflict_or(e, "a client with this id"))?;
         Ok(())
@@ -80,7 +80,7 @@ impl Store {
         // their assertion is refused as expired anyway.
         sqlx::query("DELETE FROM assertion_jtis WHERE expires_at < $1")
             .bind(now.millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let done = sqlx::query(
             "INSERT INTO assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, $3) \
@@ -89,7 +89,7 @@ impl Store {
         .bind(client_id.to_owned())
         .bind(jti.to_owned())
         .bind(expires_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -63,6 +63,30 @@ fn normalise(url: &str) -> Result<(Backend, String, Option<String>), StoreError>
     Ok((Backend::Sqlite, full, Some(path.to_owned())))
 }
 
+fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(30));
+    match backend {
+        Backend::Sqlite => options.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL lets readers proceed during writes; FULL makes every
+                // acknowledged commit survive power loss, not only a process
+                // crash; busy_timeout covers other processes on the file.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                // 32 MiB page cache per connection (the default 2 MiB makes
+                // bulk loads re-read index pages from the OS).
+                conn.execute("PRAGMA cache_size = -32768").await?;
+                Ok(())
+            })
+        }),
+        Backend::Postgres => options,
+    }
+}
+
 impl Store {
     /// Opens (and creates, for SQLite) the store at `url` and runs the
     /// embedded migrations.
@@ -82,39 +106,24 @@ impl Store {
                 StoreError::Config(format!("cannot create the data directory: {e}"))
             })?;
         }
-        let options = AnyPoolOptions::new()
-            .max_connections(max_connections.unwrap_or(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            }))
-            .acquire_timeout(Duration::from_secs(30));
-        let options = match backend {
-            Backend::Sqlite => options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // WAL lets readers proceed during writes; FULL makes
-                    // every acknowledged commit survive power loss, not
-                    // only a process crash; busy_timeout queues writers.
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = FULL").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    // 32 MiB page cache per connection (the default 2 MiB
-                    // makes bulk loads re-read index pages from the OS).
-                    conn.execute("PRAGMA cache_size = -32768").await?;
-                    // Read pages through a shared mapping instead of a
-                    // read() syscall per page miss (measured: +X % messages/s).
-                    conn.execute("PRAGMA mmap_size = 268435456").await?;
-                    Ok(())
-                })
-            }),
-            Backend::Postgres => options,
+        let size = max_connections.unwrap_or(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
+        let pool = pool_options(backend, size).connect(&url).await?;
+        let writer = match backend {
+            Backend::Sqlite => pool_options(backend, 1).connect(&url).await?,
+            Backend::Postgres => pool.clone(),
         };
-        let pool = options.connect(&url).await?;
         match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&writer).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&writer).await?,
         }
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            writer,
+            backend,
+        };
         store.seed_sectors().await?;
         Ok(store)
     }

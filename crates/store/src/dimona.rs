@@ -107,9 +107,39 @@ impl Store {
         .bind(d.ssin.clone())
         .bind(d.body.clone())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| StoreError::conflict_or(e, "a declaration with this id"))?;
+        Ok(())
+    }
+
+    /// Stores many received declarations in ONE autocommitted statement
+    /// (group commit of receipts): all durable together, or none.
+    pub async fn insert_declarations(
+        &self,
+        ds: &[NewDeclaration],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for chunk in ds.chunks(self.bulk_rows(7)) {
+            let sql = format!(
+                "INSERT INTO dimona_declarations (id, employer_id, declarant, kind, ssin, body, received_at) VALUES {}",
+                crate::registers::placeholders(self.backend, chunk.len(), 7)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in chunk {
+                q = q
+                    .bind(d.id.clone())
+                    .bind(d.employer_id)
+                    .bind(d.declarant.clone())
+                    .bind(d.kind.clone())
+                    .bind(d.ssin.clone())
+                    .bind(d.body.clone())
+                    .bind(now);
+            }
+            q.execute(&self.writer)
+                .await
+                .map_err(|e| StoreError::conflict_or(e, "a declaration with this id"))?;
+        }
         Ok(())
     }
 
@@ -138,7 +168,7 @@ impl Store {
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         let mut out: Vec<DeclarationRow> = rows
             .iter()

@@ -52,7 +52,7 @@ impl Store {
         key: &SigningKeyRow,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
             .bind(now.millis())
             .execute(&mut *tx)
@@ -79,7 +79,7 @@ impl Store {
         key: &SigningKeyRow,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let active: i64 =
             sqlx::query("SELECT COUNT(*) AS n FROM signing_keys WHERE retired_at IS NULL")
                 .fetch_one(&mut *tx)

@@ -36,7 +36,13 @@ use sqlx::AnyPool;
 /// The store. Cheap to clone (a pool handle).
 #[derive(Clone)]
 pub struct Store {
+    /// Readers (and, on PostgreSQL, writers too).
     pool: AnyPool,
+    /// Where writes go. On SQLite a pool of ONE connection: SQLite has one
+    /// writer at a time anyway, and queueing writers on this pool (async,
+    /// in order) replaces SQLITE_BUSY retries, whose sleeps (1, 2, 5 ... 100
+    /// ms) made concurrent writers crawl. On PostgreSQL, the shared pool.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -71,6 +77,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -80,7 +80,7 @@ impl Store {
         skip_existing: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for chunk in rows.chunks(self.bulk_rows(9)) {
             let sql = format!(
                 "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
@@ -137,7 +137,7 @@ impl Store {
         skip_existing: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for chunk in rows.chunks(self.bulk_rows(7)) {
             let sql = format!(
                 "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \

@@ -167,7 +167,7 @@ impl Store {
             .bind(to)
             .bind(name.to_owned())
             .bind(from)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -188,7 +188,7 @@ impl Store {
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -211,7 +211,7 @@ impl Store {
         sqlx::query("UPDATE webhook_deliveries SET delivered_at = $1, lease_until = NULL, last_error = NULL WHERE cursor = $2")
             .bind(now)
             .bind(cursor)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -228,7 +228,7 @@ impl Store {
         .bind(next_attempt_at)
         .bind(error.chars().take(500).collect::<String>())
         .bind(cursor)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -260,7 +260,7 @@ impl Store {
         .bind(institution.to_owned())
         .bind(endpoint.to_owned())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -152,7 +152,7 @@ impl Store {
     /// Inserts the person, or replaces the data of the person with that SSIN
     /// (the National Register is the authentic source; the latest wins).
     pub async fn upsert_person(&self, p: &Person, now: Timestamp) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         Self::upsert_person_in(&mut conn, self.backend, p, now).await
     }
 
@@ -181,7 +181,7 @@ impl Store {
         persons: &[Person],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for chunk in persons.chunks(self.bulk_rows(14)) {
             let sql = format!(
                 "INSERT INTO persons ({PERSON_COLUMNS}) VALUES {}{}",
@@ -295,7 +295,7 @@ impl Store {
         skip_existing: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for chunk in employers.chunks(self.bulk_rows(11)) {
             let sql = format!(
                 "INSERT INTO employers (employer_id, enterprise_number, name, joint_committee, street, house_number, \
@@ -414,7 +414,7 @@ impl Store {
     /// Makes sure the built-in sectors and capacity codes exist; rows an
     /// operator added or relabelled are left alone.
     pub(crate) async fn seed_sectors(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for s in SECTORS {
             sqlx::query("INSERT INTO sectors (sector, name) VALUES ($1, $2) ON CONFLICT (sector) DO NOTHING")
                 .bind(i64::from(s.code))
@@ -455,7 +455,7 @@ impl Store {
         )
         .bind(i64::from(sector))
         .bind(format!("Sector {sector}"))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         sqlx::query(
             "INSERT INTO capacities (sector, capacity, label) VALUES ($1, $2, $3) \
@@ -464,7 +464,7 @@ impl Store {
         .bind(i64::from(sector))
         .bind(i64::from(capacity))
         .bind(label.to_owned())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -33,7 +33,7 @@ impl Store {
         .bind(u.password_hash.clone())
         .bind(u.principal.clone())
         .bind(now.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| StoreError::conflict_or(e, "an account with this e-mail address"))?;
         Ok(())
