@@ -139,9 +139,19 @@ impl Store {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            // Hold a writer connection across reading the head and writing:
+            // on SQLite (one writer connection) nothing else in this process
+            // can append in between, so a retry only happens when another
+            // process wrote.
+            let mut conn = self.writer.acquire().await?;
             let (mut seq, mut hash) = match head.take() {
                 Some(h) => h,
-                None => self.audit_head().await?,
+                None => {
+                    let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    (r.try_get("seq")?, r.try_get("hash")?)
+                }
             };
             let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
             for d in drafts {
@@ -151,12 +161,11 @@ impl Store {
                 hash = h.clone();
                 rows.push((record, h));
             }
-            match insert_entries(&self.writer, self.backend, &rows).await {
+            match insert_entries(&mut *conn, self.backend, &rows).await {
                 Ok(()) => {
                     *head = Some((seq, hash));
                     for (r, h) in &rows {
                         if checkpoint_every > 0 && r.seq % checkpoint_every == 0 {
-                            let mut conn = self.writer.acquire().await?;
                             insert_checkpoint(&mut conn, r.seq, h, r.at, crypto).await?;
                         }
                     }
@@ -165,7 +174,7 @@ impl Store {
                 // The head moved (trigger) or another writer took these seqs
                 // (primary key): recompute from the fresh head.
                 Err(StoreError::Database(sqlx::Error::Database(e)))
-                    if attempts < 20
+                    if attempts < 50
                         && (e.message().contains("audit chain head moved")
                             || e.is_unique_violation()) =>
                 {
