@@ -170,10 +170,8 @@ impl Dimona {
             if batch.is_empty() {
                 return Ok(n);
             }
-            for d in batch {
-                self.process(&d).await?;
-                n += 1;
-            }
+            n += batch.len();
+            self.process_batch(&batch).await?;
         }
     }
 

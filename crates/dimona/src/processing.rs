@@ -45,7 +45,61 @@ fn date(s: &Option<String>) -> Option<time::Date> {
 }
 
 impl Dimona {
-    pub(crate) async fn process(&self, d: &DeclarationRow) -> Result<(), HubError> {
+    /// Processes declarations in one transaction (one commit for the
+    /// batch). If any fails, the batch is rolled back and each declaration
+    /// is retried in its own transaction, so one bad declaration cannot
+    /// hold the others back.
+    pub(crate) async fn process_batch(&self, batch: &[DeclarationRow]) -> Result<(), HubError> {
+        let hub = self.hub();
+        // The Dimona institution holds the employment references. Written
+        // before the batch transaction: on SQLite the writer connection is
+        // single, and the transaction below holds it.
+        if let Ok(onss) = Institution::new(
+            DIMONA_INSTITUTION,
+            "Office national de sécurité sociale / RSZ",
+            Some(12),
+            None,
+        ) {
+            hub.store()
+                .insert_institution_with(&onss, true, hub.now())
+                .await?;
+        }
+        if batch.len() > 1 {
+            let together = async {
+                let mut tx = hub
+                    .store()
+                    .begin_audited(hub.config().checkpoint_every)
+                    .await?;
+                for d in batch {
+                    self.process_in(&mut tx, d).await?;
+                }
+                tx.commit().await?;
+                Ok::<(), HubError>(())
+            };
+            if together.await.is_ok() {
+                return Ok(());
+            }
+        }
+        for d in batch {
+            let mut tx = hub
+                .store()
+                .begin_audited(hub.config().checkpoint_every)
+                .await?;
+            match self.process_in(&mut tx, d).await {
+                Ok(()) => tx.commit().await?,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a Dimona declaration could not be processed; it stays queued")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn process_in(
+        &self,
+        tx: &mut kruispunt_store::AuditedTx<'static>,
+        d: &DeclarationRow,
+    ) -> Result<(), HubError> {
         let hub = self.hub();
         let now = hub.now();
         let today = now.date();
@@ -54,22 +108,7 @@ impl Dimona {
         let checked = check(&body).map_err(HubError::Invalid)?;
         let employer = EmployerId::from_value(d.employer_id as u64)
             .map_err(|e| HubError::Internal(e.to_string()))?;
-        // The Dimona institution holds the employment references.
-        if let Ok(onss) = Institution::new(
-            DIMONA_INSTITUTION,
-            "Office national de sécurité sociale / RSZ",
-            Some(12),
-            None,
-        ) {
-            hub.store()
-                .insert_institution_with(&onss, true, now)
-                .await?;
-        }
         let employer_row = hub.store().employer(employer).await?;
-        let mut tx = hub
-            .store()
-            .begin_audited(hub.config().checkpoint_every)
-            .await?;
         let mut anomalies: Vec<AnomalyKind> = Vec::new();
         let mut worker: Option<Value> = None;
         let mut period: Option<PeriodRow> = None;
@@ -321,8 +360,11 @@ impl Dimona {
         )
         .await?;
         if !finished {
-            // Another worker got there first: drop this attempt.
-            return Ok(());
+            // Another worker processed it first: its result stands, and this
+            // attempt must not commit a second period.
+            return Err(HubError::Internal(
+                "declaration already processed by another worker".into(),
+            ));
         }
         tx.append(
             &[AuditDraft {
@@ -343,7 +385,6 @@ impl Dimona {
             hub.key(),
         )
         .await?;
-        tx.commit().await?;
         metrics::counter!("dimona_declarations_processed_total", "result" => result.code())
             .increment(1);
         Ok(())
