@@ -45,6 +45,12 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Check a Dimona declaration (ONSS REST v2 JSON) offline, with the
+    /// server's rules; exit 0 when it would be accepted (A or W), 1 when not.
+    Validate {
+        /// The declaration file (JSON).
+        file: std::path::PathBuf,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -114,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config::init_logging(file.log_format.as_deref(), "warn");
             admin::run(command, &database).await
         }
+        Command::Validate { file } => validate(&file),
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -144,4 +151,37 @@ async fn audit_verify(database: &str) -> anyhow::Result<()> {
             b.reason
         )),
     }
+}
+
+fn validate(file: &std::path::Path) -> anyhow::Result<()> {
+    use kruispunt_domain::clock::Clock;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    if text.trim_start().starts_with('<') {
+        return Err(usage(
+            "XML declarations (Dimona_20231.xsd) are not validated yet: the batch channel is not built; use the REST v2 JSON",
+        ));
+    }
+    let body: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| usage(format!("{}: not valid JSON: {e}", file.display())))?;
+    let today = kruispunt_security::system::SystemClock.now().date();
+    let (kind, anomalies) = kruispunt_dimona::validate_offline(&body, today)
+        .map_err(|e| usage(format!("{}: {}", e.field, e.message)))?;
+    for a in &anomalies {
+        let sev = match a.severity {
+            kruispunt_domain::dimona::Severity::Blocking => "B ",
+            kruispunt_domain::dimona::Severity::NonBlocking => "NP",
+        };
+        println!("{sev} {}  {} / {}", a.id, a.label_fr, a.label_nl);
+    }
+    let result = kruispunt_domain::dimona::DeclarationResult::from_anomalies(&anomalies);
+    println!(
+        "Dimona {}: result {} (checked offline: duplicates, overlaps, the student contingent and identification are judged by the server)",
+        kind.code(),
+        result.code()
+    );
+    if result == kruispunt_domain::dimona::DeclarationResult::B {
+        std::process::exit(1);
+    }
+    Ok(())
 }

@@ -15,6 +15,50 @@ use kruispunt_store::{DeclarationRow, NewDeclaration};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `kruispunt validate`: the same door checks and the rules that need no
+/// store (duplicates, overlaps, the student contingent and the worker's
+/// identification need the server's registers and are not judged here).
+pub fn validate_offline(
+    body: &serde_json::Value,
+    today: time::Date,
+) -> Result<
+    (
+        declaration::Kind,
+        Vec<kruispunt_domain::dimona::AnomalyKind>,
+    ),
+    Invalid,
+> {
+    use kruispunt_domain::clock::parse_date;
+    let parsed: DeclarationJson = serde_json::from_value(body.clone())
+        .map_err(|e| Invalid::new("body", format!("is not a Dimona declaration: {e}")))?;
+    let checked = declaration::check(&parsed)?;
+    let date = |s: &Option<String>| s.as_deref().and_then(|d| parse_date("date", d).ok());
+    let anomalies = match (checked.kind, &parsed.dimona_in, &parsed.dimona_out) {
+        (declaration::Kind::In, Some(i), _) => kruispunt_domain::dimona::check_in(
+            &kruispunt_domain::dimona::InFacts {
+                start: date(&i.start_date),
+                end: date(&i.end_date),
+                start_hour: i.start_hour.clone(),
+                end_hour: i.end_hour.clone(),
+                planned_hours: i.planned_hours_number,
+                worker_type: i.features.as_ref().and_then(|f| f.worker_type.clone()),
+                joint_committee: i
+                    .features
+                    .as_ref()
+                    .and_then(|f| f.joint_commission_number.clone()),
+            },
+            today,
+            &[],
+            0,
+        ),
+        (declaration::Kind::Out, _, Some(o)) if o.end_date.is_none() => {
+            vec![kruispunt_domain::dimona::anomaly::END_MISSING]
+        }
+        _ => Vec::new(),
+    };
+    Ok((checked.kind, anomalies))
+}
+
 /// Why a declaration was not accepted at the door.
 #[derive(Debug)]
 pub enum SubmitError {

@@ -575,3 +575,27 @@ async fn audit_verify_passes_on_an_intact_log_and_names_the_first_broken_entry()
     let err = cli.fails(&["audit", "verify"]);
     assert!(err.contains("broken at entry 2"), "{err}");
 }
+
+#[tokio::test]
+async fn validate_checks_a_dimona_declaration_offline() {
+    let cli = Cli::new().await;
+    let stu = cli.dir.path().join("stu.json");
+    std::fs::write(&stu, r#"{"employer":{"employerId":935467},"worker":{"ssin":"93051822361"},"dimonaIn":{"startDate":"2099-01-04","features":{"jointCommissionNumber":"XXX","workerType":"STU"}}}"#).unwrap();
+    let out = cli.run(&["validate", stu.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("00911-001") && text.contains("01135-001") && text.contains("result B"),
+        "{text}"
+    );
+    let ok = cli.dir.path().join("ok.json");
+    std::fs::write(&ok, r#"{"employer":{"employerId":935467},"worker":{"ssin":"93051822361"},"dimonaIn":{"startDate":"2099-01-04","features":{"jointCommissionNumber":"XXX","workerType":"OTH"}}}"#).unwrap();
+    assert!(
+        cli.ok(&["validate", ok.to_str().unwrap()])
+            .contains("result A")
+    );
+    let bad = cli.dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"employer":{"employerId":935467},"worker":{"ssin":"93051822362"},"dimonaIn":{"startDate":"2099-01-04"}}"#).unwrap();
+    let err = cli.fails(&["validate", bad.to_str().unwrap()]);
+    assert!(err.contains("worker.ssin"), "{err}");
+}
