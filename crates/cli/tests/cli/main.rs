@@ -599,3 +599,146 @@ async fn validate_checks_a_dimona_declaration_offline() {
     let err = cli.fails(&["validate", bad.to_str().unwrap()]);
     assert!(err.contains("worker.ssin"), "{err}");
 }
+
+/// docs/LOGGING.md: no SSIN, name or token in the logs, even at debug level.
+#[tokio::test]
+async fn logs_never_contain_personal_data_or_tokens() {
+    let cli = Cli::new().await;
+    let ssin = "93051822361";
+    cli.ok(&[
+        "admin",
+        "institution",
+        "add",
+        "--code",
+        "CPAS-LIEGE",
+        "--name",
+        "CPAS",
+        "--sector",
+        "17",
+    ]);
+    cli.ok(&[
+        "admin",
+        "person",
+        "add",
+        "--ssin",
+        ssin,
+        "--last-name",
+        "Peeters",
+        "--first-name",
+        "Jan",
+        "--birth-date",
+        "1993-05-18",
+        "--sex",
+        "M",
+    ]);
+    cli.ok(&[
+        "admin",
+        "authorization",
+        "grant",
+        "--institution",
+        "CPAS-LIEGE",
+        "--service",
+        "identification",
+        "--purpose",
+        "2",
+    ]);
+    let token = cli
+        .ok(&["admin", "token", "--institution", "CPAS-LIEGE"])
+        .trim()
+        .to_owned();
+    let citizen = cli
+        .ok(&["admin", "token", "--citizen", ssin])
+        .trim()
+        .to_owned();
+    let log_path = cli.dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kruispunt"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KRUISPUNT_DATABASE_URL", &cli.database)
+        .env("RUST_LOG", "debug")
+        .current_dir(cli.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let post = |path: &str, body: serde_json::Value, t: &str| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(t)
+            .json(&body)
+            .send()
+    };
+    post(
+        "/hub/v1/references",
+        serde_json::json!({"ssin": ssin, "capacity": 2, "startDate": "2026-01-01"}),
+        &token,
+    )
+    .await
+    .unwrap();
+    post(
+        "/hub/v1/messages",
+        serde_json::json!({"service": "identification", "ssin": ssin, "purpose": "2"}),
+        &token,
+    )
+    .await
+    .unwrap();
+    post(
+        "/hub/v1/messages",
+        serde_json::json!({"service": "identification", "ssin": "93051822362", "purpose": "2"}),
+        &token,
+    )
+    .await
+    .unwrap();
+    http.get(format!("{base}/hub/v1/persons/{ssin}/access-log"))
+        .bearer_auth(&citizen)
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{base}/hub/v1/references?ssin={ssin}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{base}/nope/{ssin}"))
+        .send()
+        .await
+        .unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logs.contains("request"),
+        "the server logged requests: {logs}"
+    );
+    for secret in [
+        ssin,
+        "93051822362",
+        "930518",
+        "Peeters",
+        token.as_str(),
+        citizen.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+}
