@@ -7,5 +7,6 @@
 mod dimona;
 mod helpers;
 mod hub;
+mod matrix;
 mod oauth;
 mod system;
