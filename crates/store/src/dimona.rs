@@ -189,9 +189,15 @@ impl Store {
         worker: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let notice: i64 = sqlx::query(
+            "UPDATE counters SET value = value + 1 WHERE name = 'dimona_notice' RETURNING value",
+        )
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("value")?;
         let done = sqlx::query(
             "UPDATE dimona_declarations SET processed_at = $1, result = $2, period_id = $3, anomalies = $4, worker = $5, \
-             lease_until = NULL WHERE id = $6 AND processed_at IS NULL",
+             lease_until = NULL, notice_seq = $7 WHERE id = $6 AND processed_at IS NULL",
         )
         .bind(now)
         .bind(result.to_owned())
@@ -199,9 +205,31 @@ impl Store {
         .bind(anomalies.to_owned())
         .bind(worker.map(str::to_owned))
         .bind(id.to_owned())
+        .bind(notice)
         .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The employer's notices (processed declarations) after `after`.
+    pub async fn notices(
+        &self,
+        employer_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, DeclarationRow)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM dimona_declarations WHERE employer_id = $1 AND notice_seq > $2 ORDER BY notice_seq LIMIT $3",
+        )
+        .bind(employer_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("notice_seq")?, declaration_from(r)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 
     /// Next period sequence number (in the caller's transaction).

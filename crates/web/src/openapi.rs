@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         crate::routes::dimona::declare,
         crate::routes::dimona::declaration,
         crate::routes::dimona::periods,
+        crate::routes::dimona::notices,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
             get(declaration),
         )
         .route("/REST/dimona/v2/periods", get(periods))
+        .route("/REST/dimona/v2/notices", get(notices))
 }
 
 fn employer_of(caller: &Caller, scope: Scope) -> Result<EmployerId, ApiError> {
@@ -241,5 +242,69 @@ pub async fn periods(
         })
         .collect();
     let next = rows.last().map(|p| p.period_id);
+    Ok(Json(json!({"items": items, "next": next})))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct NoticeQuery {
+    /// Notices after this number (default: from the first).
+    pub after: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// The employer's mailbox: a Dimona notice for every processed declaration,
+/// in processing order.
+#[utoipa::path(get, path = "/REST/dimona/v2/notices", tag = "dimona", security(("bearer" = [])), params(NoticeQuery),
+    responses(
+        (status = 200, description = "{items:[{noticeId, declarationId, declarationType, result, period?, anomalies, processedAt}], next}", body = Object),
+        (status = 400, description = "Invalid cursor or limit", body = crate::error::ErrorEnvelope),
+        (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "Not an employer token", body = crate::error::ErrorEnvelope)))]
+pub async fn notices(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let employer = match caller.principal {
+        Principal::Employer(id)
+            if caller.scopes.contains(&Scope::DimonaConsult)
+                || caller.scopes.contains(&Scope::DimonaDeclarant) =>
+        {
+            id
+        }
+        _ => {
+            return Err(ApiError::forbidden(
+                "the Dimona mailbox is read with an employer token",
+            ));
+        }
+    };
+    let after = q.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::invalid(
+            "after",
+            "must be a notice number from a previous answer",
+        ));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let rows = state
+        .store()
+        .notices(employer.as_i64(), after, limit)
+        .await?;
+    let next = rows.last().map(|(n, _)| *n).unwrap_or(after);
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|(n, d)| {
+            let anomalies: Value = d.anomalies.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(json!([]));
+            json!({
+                "noticeId": n, "declarationId": d.id, "declarationType": d.kind, "result": d.result,
+                "period": d.period_id.map(|p| json!({"id": p})), "anomalies": anomalies,
+                "processedAt": d.processed_at.map(|t| kruispunt_domain::clock::Timestamp(t).rfc3339()),
+            })
+        })
+        .collect();
     Ok(Json(json!({"items": items, "next": next})))
 }

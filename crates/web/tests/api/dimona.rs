@@ -103,6 +103,44 @@ async fn an_in_is_accepted_enriched_and_lands_in_the_personnel_file() {
 }
 
 #[tokio::test]
+async fn every_processed_declaration_is_a_notice_in_the_mailbox() {
+    let e = employer().await;
+    declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
+    declare(&e, &dimona_in("2026-12-01", "STU", json!({}))).await;
+    let (s, mb) = e
+        .app
+        .get_json("/REST/dimona/v2/notices", Some(&e.token))
+        .await;
+    assert_eq!(s, 200, "{mb}");
+    let items = mb["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{mb}");
+    assert_eq!(
+        (items[0]["result"].as_str(), items[1]["result"].as_str()),
+        (Some("A"), Some("B"))
+    );
+    assert_eq!(items[1]["anomalies"][0]["errorId"], "00911-001");
+    let next = mb["next"].as_i64().unwrap();
+    let (_, rest) = e
+        .app
+        .get_json(
+            &format!("/REST/dimona/v2/notices?after={next}"),
+            Some(&e.token),
+        )
+        .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 0);
+    // Another employer's mailbox is its own.
+    let other = e.app.add_employer("100006", "0200.065.765").await;
+    let (_, theirs) = e
+        .app
+        .get_json(
+            "/REST/dimona/v2/notices",
+            Some(&e.app.token_for(&other, 600)),
+        )
+        .await;
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
 async fn out_cancel_and_their_anomalies() {
     let e = employer().await;
     let b = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;

@@ -159,6 +159,13 @@ fn rows() -> Vec<Row> {
         ),
         r(
             "GET",
+            "/REST/dimona/v2/notices",
+            "/REST/dimona/v2/notices",
+            None,
+            [Unauth, Forbidden, Ok, Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        r(
+            "GET",
             "/REST/dimona/v2/periods",
             "/REST/dimona/v2/periods?employerId=935467",
             None,
