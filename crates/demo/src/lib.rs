@@ -313,9 +313,6 @@ pub struct LoadSummary {
     pub institutions: u64,
     pub authorizations: u64,
     pub references: u64,
-    /// A few persons of the population, for demo logins (first ones generated).
-    pub sample_ssins: Vec<Ssin>,
-    pub sample_employers: Vec<EmployerId>,
 }
 
 /// Loads the population into `store`, reporting progress.
@@ -341,9 +338,6 @@ pub async fn load(
     let mut employers = Vec::new();
     for k in 0..spec.employers {
         if let Some(e) = g.employer(k) {
-            if summary.sample_employers.len() < 3 && e.active {
-                summary.sample_employers.push(e.employer_id);
-            }
             employers.push(e);
         }
         if employers.len() >= CHUNK as usize {
@@ -368,9 +362,6 @@ pub async fn load(
         for i in 0..n {
             let p = g.person_for(ssins[(done + i) as usize]);
             g.references(done + i, &p.ssin, &mut refs);
-            if summary.sample_ssins.len() < 5 && p.death_date.is_none() && !p.ssin.is_bis() {
-                summary.sample_ssins.push(p.ssin);
-            }
             persons.push(p);
         }
         store.bulk_upsert_persons(&persons, now).await?;

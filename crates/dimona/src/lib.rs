@@ -85,6 +85,8 @@ pub struct Dimona {
     hub: Hub,
     wake: Arc<tokio::sync::Notify>,
     receipts: tokio::sync::mpsc::Sender<Receipt>,
+    /// Set once the Dimona institution (ONSS) exists in the directory.
+    onss_ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl Dimona {
@@ -119,6 +121,7 @@ impl Dimona {
             hub,
             wake: Arc::new(tokio::sync::Notify::new()),
             receipts,
+            onss_ready: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 

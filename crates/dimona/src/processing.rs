@@ -51,19 +51,24 @@ impl Dimona {
     /// hold the others back.
     pub(crate) async fn process_batch(&self, batch: &[DeclarationRow]) -> Result<(), HubError> {
         let hub = self.hub();
-        // The Dimona institution holds the employment references. Written
-        // before the batch transaction: on SQLite the writer connection is
-        // single, and the transaction below holds it.
-        if let Ok(onss) = Institution::new(
-            DIMONA_INSTITUTION,
-            "Office national de sécurité sociale / RSZ",
-            Some(12),
-            None,
-        ) {
-            hub.store()
-                .insert_institution_with(&onss, true, hub.now())
-                .await?;
-        }
+        // The Dimona institution holds the employment references. Made
+        // sure of once per process, before any batch transaction: on SQLite
+        // the writer connection is single, and the transaction holds it.
+        self.onss_ready
+            .get_or_try_init(|| async {
+                if let Ok(onss) = Institution::new(
+                    DIMONA_INSTITUTION,
+                    "Office national de sécurité sociale / RSZ",
+                    Some(12),
+                    None,
+                ) {
+                    hub.store()
+                        .insert_institution_with(&onss, true, hub.now())
+                        .await?;
+                }
+                Ok::<(), HubError>(())
+            })
+            .await?;
         if batch.len() > 1 {
             let together = async {
                 let mut tx = hub
@@ -186,8 +191,10 @@ impl Dimona {
                         declaration_id: d.id.clone(),
                     };
                     Store::insert_period_in(tx.conn(), &p, now.millis()).await?;
+                    let backend = tx.backend();
                     Store::insert_reference_in(
                         tx.conn(),
+                        backend,
                         &NewReference {
                             id: format!("dimona-{}", p.period_id),
                             institution: DIMONA_INSTITUTION.into(),

@@ -282,7 +282,7 @@ impl Institution {
                 "must be a sector number from 0 to 999",
             ));
         }
-        let webhook_url = webhook.map(webhook_url).transpose()?;
+        let webhook_url = webhook.map(|w| http_url("webhook", w)).transpose()?;
         Ok(Self {
             code,
             name: name("name", name_)?,
@@ -292,13 +292,14 @@ impl Institution {
     }
 }
 
-/// A webhook must be an absolute http(s) URL without credentials.
-fn webhook_url(s: &str) -> Result<String, Invalid> {
+/// An endpoint the hub calls (webhook, provider): an absolute http(s) URL
+/// with a host and without credentials. Errors name `field`.
+pub fn http_url(field: &str, s: &str) -> Result<String, Invalid> {
     let v = s.trim();
     let rest = v
         .strip_prefix("https://")
         .or_else(|| v.strip_prefix("http://"))
-        .ok_or_else(|| Invalid::new("webhook", "must be an absolute http:// or https:// URL"))?;
+        .ok_or_else(|| Invalid::new(field, "must be an absolute http:// or https:// URL"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty()
         || host.contains('@')
@@ -306,7 +307,7 @@ fn webhook_url(s: &str) -> Result<String, Invalid> {
         || v.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(Invalid::new(
-            "webhook",
+            field,
             "must be an absolute http:// or https:// URL with a host and no credentials",
         ));
     }

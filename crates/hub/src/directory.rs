@@ -255,36 +255,27 @@ impl Hub {
             start_date: p.start.clone(),
             end_date: p.end.clone(),
         };
-        Store::insert_reference_in(tx.conn(), &row, now).await?;
+        let backend = tx.backend();
+        Store::insert_reference_in(tx.conn(), backend, &row, now).await?;
         tx.append(
             &[self.draft(&ticket, "reference.register", institution, &p, "done")],
             self.key(),
         )
         .await?;
         tx.commit().await?;
-        let view = ReferenceView {
+        let stored = ReferenceRow {
+            id: row.id,
+            institution: row.institution,
             ssin: row.ssin,
             capacity: row.capacity,
             start_date: row.start_date,
             end_date: row.end_date,
-            status: String::new(),
+            registered_at: now,
+            unregistered_at: None,
         };
-        let status = ReferenceView::of(
-            &ReferenceRow {
-                id: row.id,
-                institution: row.institution,
-                ssin: view.ssin.clone(),
-                capacity: view.capacity,
-                start_date: view.start_date.clone(),
-                end_date: view.end_date.clone(),
-                registered_at: now,
-                unregistered_at: None,
-            },
-            &today,
-        );
         Ok(DirectoryOutcome {
             ticket,
-            reference: status,
+            reference: ReferenceView::of(&stored, &today),
             unchanged: false,
         })
     }

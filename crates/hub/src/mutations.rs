@@ -69,7 +69,8 @@ impl Hub {
             .store()
             .begin_audited(self.config().checkpoint_every)
             .await?;
-        Store::insert_authorization_in(tx.conn(), a, now).await?;
+        let backend = tx.backend();
+        Store::insert_authorization_in(tx.conn(), backend, a, now).await?;
         tx.append(
             &[AuditDraft {
                 ticket: ticket.clone(),

@@ -108,19 +108,6 @@ impl Store {
         })
     }
 
-    /// Appends `drafts` in one transaction (group commit): one fsync for all.
-    pub async fn append_audit(
-        &self,
-        drafts: &[AuditDraft],
-        crypto: &dyn AuditCrypto,
-        checkpoint_every: i64,
-    ) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.begin_audited(checkpoint_every).await?;
-        let seqs = tx.append(drafts, crypto).await?;
-        tx.commit().await?;
-        Ok(seqs)
-    }
-
     /// Group-commit append: computes the chain from `head` (the caller's
     /// last known head, `None` to read it) and writes the entries with ONE
     /// autocommitted multi-row INSERT; a trigger moves the head row and
@@ -398,6 +385,10 @@ where
 impl AuditedTx<'_> {
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
+    }
+
+    pub fn backend(&self) -> crate::Backend {
+        self.backend
     }
 
     /// Appends entries to the chain inside this transaction; returns their seqs.

@@ -94,25 +94,6 @@ pub struct PeriodFilter {
 }
 
 impl Store {
-    /// Stores a received declaration; returns once it is durable.
-    pub async fn insert_declaration(&self, d: &NewDeclaration, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO dimona_declarations (id, employer_id, declarant, kind, ssin, body, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(d.id.clone())
-        .bind(d.employer_id)
-        .bind(d.declarant.clone())
-        .bind(d.kind.clone())
-        .bind(d.ssin.clone())
-        .bind(d.body.clone())
-        .bind(now)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| StoreError::conflict_or(e, "a declaration with this id"))?;
-        Ok(())
-    }
-
     /// Stores many received declarations in ONE autocommitted statement
     /// (group commit of receipts): all durable together, or none.
     pub async fn insert_declarations(

@@ -82,32 +82,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         for chunk in rows.chunks(self.bulk_rows(9)) {
-            let sql = format!(
-                "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
-                 valid_from, valid_to, granted_at) VALUES {}{}",
-                values_placeholders(self.backend, chunk.len(), 9),
-                if skip_existing {
-                    " ON CONFLICT DO NOTHING"
-                } else {
-                    ""
-                }
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for a in chunk {
-                q = q
-                    .bind(a.id.clone())
-                    .bind(a.institution.clone())
-                    .bind(a.service.clone())
-                    .bind(a.purpose.clone())
-                    .bind(i64::from(a.integration_check))
-                    .bind(a.deliberation.clone())
-                    .bind(a.valid_from.clone())
-                    .bind(a.valid_to.clone())
-                    .bind(now.millis());
-            }
-            q.execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::conflict_or(e, "this authorization"))?;
+            write_authorizations(&mut tx, self.backend, chunk, skip_existing, now.millis()).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -124,13 +99,6 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
-    pub async fn count_authorizations(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM authorizations")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
-    }
-
     pub async fn insert_references(
         &self,
         rows: &[NewReference],
@@ -139,63 +107,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         for chunk in rows.chunks(self.bulk_rows(7)) {
-            let sql = format!(
-                "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \
-                 VALUES {}{}",
-                values_placeholders(self.backend, chunk.len(), 7),
-                if skip_existing {
-                    " ON CONFLICT DO NOTHING"
-                } else {
-                    ""
-                }
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for r in chunk {
-                q = q
-                    .bind(r.id.clone())
-                    .bind(r.institution.clone())
-                    .bind(r.ssin.clone())
-                    .bind(i64::from(r.capacity))
-                    .bind(r.start_date.clone())
-                    .bind(r.end_date.clone())
-                    .bind(now.millis());
-            }
-            q.execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::conflict_or(e, "this reference"))?;
+            write_references(&mut tx, self.backend, chunk, skip_existing, now.millis()).await?;
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// The references an institution holds on a person (active or not).
-    pub async fn references_of(
-        &self,
-        institution: &str,
-        ssin: &str,
-    ) -> Result<Vec<ReferenceRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM person_references WHERE institution = $1 AND ssin = $2 ORDER BY start_date, id",
-        )
-        .bind(institution.to_owned())
-        .bind(ssin.to_owned())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ReferenceRow {
-                    id: r.try_get("id")?,
-                    institution: r.try_get("institution")?,
-                    ssin: r.try_get("ssin")?,
-                    capacity: r.try_get::<i64, _>("capacity")? as u16,
-                    start_date: r.try_get("start_date")?,
-                    end_date: r.try_get("end_date")?,
-                    registered_at: r.try_get("registered_at")?,
-                    unregistered_at: r.try_get("unregistered_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
     }
 
     pub async fn count_references(&self) -> Result<i64, StoreError> {
@@ -231,36 +146,6 @@ pub fn periods_overlap(
 }
 
 impl Store {
-    /// The valid authorization for (institution, service, purpose) on
-    /// `today`, if any: its id and whether the integration check applies.
-    pub async fn find_authorization(
-        &self,
-        institution: &str,
-        service: &str,
-        purpose: &str,
-        today: &str,
-    ) -> Result<Option<(String, bool)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, integration_check FROM authorizations WHERE institution = $1 AND service = $2 \
-             AND purpose = $3 AND revoked_at IS NULL AND valid_from <= $4 AND (valid_to IS NULL OR valid_to >= $4) \
-             ORDER BY integration_check LIMIT 1",
-        )
-        .bind(institution.to_owned())
-        .bind(service.to_owned())
-        .bind(purpose.to_owned())
-        .bind(today.to_owned())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row
-            .map(|r| {
-                Ok::<_, sqlx::Error>((
-                    r.try_get("id")?,
-                    r.try_get::<i64, _>("integration_check")? != 0,
-                ))
-            })
-            .transpose()?)
-    }
-
     /// Whether `institution` holds an active reference on `ssin` with
     /// `capacity` covering `today`.
     pub async fn has_active_reference(
@@ -305,24 +190,11 @@ impl Store {
 
     pub async fn insert_reference_in(
         conn: &mut sqlx::AnyConnection,
+        backend: crate::Backend,
         r: &NewReference,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(r.id.clone())
-        .bind(r.institution.clone())
-        .bind(r.ssin.clone())
-        .bind(i64::from(r.capacity))
-        .bind(r.start_date.clone())
-        .bind(r.end_date.clone())
-        .bind(now)
-        .execute(conn)
-        .await
-        .map_err(|e| StoreError::conflict_or(e, "this reference"))?;
-        Ok(())
+        write_references(conn, backend, std::slice::from_ref(r), false, now).await
     }
 
     /// Closes a reference at `end_date`, or (with `None`) removes it from
@@ -370,26 +242,11 @@ impl Store {
 
     pub async fn insert_authorization_in(
         conn: &mut sqlx::AnyConnection,
+        backend: crate::Backend,
         a: &NewAuthorization,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
-             valid_from, valid_to, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(a.id.clone())
-        .bind(a.institution.clone())
-        .bind(a.service.clone())
-        .bind(a.purpose.clone())
-        .bind(i64::from(a.integration_check))
-        .bind(a.deliberation.clone())
-        .bind(a.valid_from.clone())
-        .bind(a.valid_to.clone())
-        .bind(now)
-        .execute(conn)
-        .await
-        .map_err(|e| StoreError::conflict_or(e, "this authorization"))?;
-        Ok(())
+        write_authorizations(conn, backend, std::slice::from_ref(a), false, now).await
     }
 
     pub async fn revoke_authorization_in(
@@ -406,6 +263,80 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+fn on_conflict(skip_existing: bool) -> &'static str {
+    if skip_existing {
+        " ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    }
+}
+
+/// One multi-row INSERT of authorizations (callers keep it within the
+/// backend's parameter budget).
+async fn write_authorizations(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
+    rows: &[NewAuthorization],
+    skip_existing: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO authorizations (id, institution, service, purpose, integration_check, deliberation, \
+         valid_from, valid_to, granted_at) VALUES {}{}",
+        values_placeholders(backend, rows.len(), 9),
+        on_conflict(skip_existing)
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for a in rows {
+        q = q
+            .bind(a.id.clone())
+            .bind(a.institution.clone())
+            .bind(a.service.clone())
+            .bind(a.purpose.clone())
+            .bind(i64::from(a.integration_check))
+            .bind(a.deliberation.clone())
+            .bind(a.valid_from.clone())
+            .bind(a.valid_to.clone())
+            .bind(now);
+    }
+    q.execute(conn)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "this authorization"))?;
+    Ok(())
+}
+
+/// One multi-row INSERT of references (callers keep it within the
+/// backend's parameter budget).
+async fn write_references(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
+    rows: &[NewReference],
+    skip_existing: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, registered_at) \
+         VALUES {}{}",
+        values_placeholders(backend, rows.len(), 7),
+        on_conflict(skip_existing)
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for r in rows {
+        q = q
+            .bind(r.id.clone())
+            .bind(r.institution.clone())
+            .bind(r.ssin.clone())
+            .bind(i64::from(r.capacity))
+            .bind(r.start_date.clone())
+            .bind(r.end_date.clone())
+            .bind(now);
+    }
+    q.execute(conn)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "this reference"))?;
+    Ok(())
 }
 
 #[cfg(test)]

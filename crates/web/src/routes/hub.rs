@@ -617,9 +617,8 @@ pub async fn register_provider(
             "must be 2 to 40 lowercase letters, digits or -, and not a built-in service",
         ));
     }
-    let endpoint = body.endpoint.unwrap_or_default();
-    kruispunt_domain::registers::Institution::new(institution.as_str(), "x", None, Some(&endpoint))
-        .map_err(|e| ApiError::invalid("endpoint", e.message))?;
+    let endpoint =
+        kruispunt_domain::registers::http_url("endpoint", &body.endpoint.unwrap_or_default())?;
     let now = state.hub().now().millis();
     state
         .store()
