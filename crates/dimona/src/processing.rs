@@ -230,7 +230,9 @@ impl Dimona {
                             );
                         }
                         let start = date(&Some(p.start_date.clone())).unwrap_or(today);
-                        let reference_end: Option<Option<String>>;
+                        // Whether the reference follows the period (OUT, UPDATE) or is
+                        // removed with it (CANCEL).
+                        let keep_reference: bool;
                         match checked.kind {
                             Kind::Out => {
                                 if p.status == "closed" {
@@ -246,7 +248,7 @@ impl Dimona {
                                     p.end_hour = o.end_hour.clone();
                                 }
                                 p.status = "closed".into();
-                                reference_end = Some(p.end_date.clone());
+                                keep_reference = true;
                             }
                             Kind::Update => {
                                 let u = body
@@ -306,30 +308,27 @@ impl Dimona {
                                 p.worker_type = facts.worker_type.unwrap_or(p.worker_type);
                                 p.joint_committee =
                                     facts.joint_committee.unwrap_or(p.joint_committee);
-                                reference_end = Some(p.end_date.clone());
+                                keep_reference = true;
                             }
                             _ => {
                                 p.status = "cancelled".into();
-                                reference_end = None;
+                                keep_reference = false;
                             }
                         }
                         if DeclarationResult::from_anomalies(&anomalies) != DeclarationResult::B {
                             Store::update_period_in(tx.conn(), &p, now.millis()).await?;
                             let ref_id = format!("dimona-{}", p.period_id);
-                            match reference_end {
-                                Some(end) => {
-                                    Store::end_reference_in(
-                                        tx.conn(),
-                                        &ref_id,
-                                        end.as_deref(),
-                                        now.millis(),
-                                    )
+                            if keep_reference {
+                                Store::set_reference_period_in(
+                                    tx.conn(),
+                                    &ref_id,
+                                    &p.start_date,
+                                    p.end_date.as_deref(),
+                                )
+                                .await?;
+                            } else {
+                                Store::end_reference_in(tx.conn(), &ref_id, None, now.millis())
                                     .await?;
-                                }
-                                None => {
-                                    Store::end_reference_in(tx.conn(), &ref_id, None, now.millis())
-                                        .await?
-                                }
                             }
                             changed_ssin = Some(p.ssin.clone());
                         }

@@ -197,6 +197,23 @@ impl Store {
         write_references(conn, backend, std::slice::from_ref(r), false, now).await
     }
 
+    /// Sets a reference's period (both ends; `None` = open), keeping it
+    /// registered: for a Dimona period that was updated or closed.
+    pub async fn set_reference_period_in(
+        conn: &mut sqlx::AnyConnection,
+        id: &str,
+        start_date: &str,
+        end_date: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE person_references SET start_date = $1, end_date = $2 WHERE id = $3")
+            .bind(start_date.to_owned())
+            .bind(end_date.map(str::to_owned))
+            .bind(id.to_owned())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     /// Closes a reference at `end_date`, or (with `None`) removes it from
     /// the directory; the row stays for history.
     pub async fn end_reference_in(

@@ -293,3 +293,22 @@ async fn accepted_periods_reach_the_network() {
     assert_eq!((refs.len(), refs[0].capacity), (1, 30));
     let _ = Principal::Operator;
 }
+
+#[tokio::test]
+async fn an_update_moves_the_reference_with_the_period_and_keeps_it_registered() {
+    let e = employer().await;
+    let b = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
+    let pid = b["declarationStatus"]["period"]["id"].as_i64().unwrap();
+    let upd = json!({"employer": {"employerId": 935467}, "dimonaUpdate": {"periodId": pid, "startDate": "2026-12-03"}});
+    assert_eq!(declare(&e, &upd).await["declarationStatus"]["result"], "A");
+    let onss = kruispunt_domain::registers::InstitutionCode::parse("ONSS").unwrap();
+    let refs = e.app.state.hub().list_references(&onss, P).await.unwrap();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0].start_date, "2026-12-03");
+    assert_ne!(refs[0].status, "removed", "{refs:?}");
+    // A cancel does remove it.
+    let cancel = json!({"employer": {"employerId": 935467}, "dimonaCancel": {"periodId": pid}});
+    declare(&e, &cancel).await;
+    let refs = e.app.state.hub().list_references(&onss, P).await.unwrap();
+    assert_eq!(refs[0].status, "removed");
+}
