@@ -17,16 +17,23 @@ pub use state::{AppState, WebConfig, load_key_ring};
 use axum::Router;
 use std::future::Future;
 use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
 
 /// The whole application router with its middleware stack.
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
-    let app = Router::new()
+    // Body limits per router: JSON requests are small, batch files are not.
+    let api = Router::new()
         .merge(routes::system::router())
         .merge(routes::oauth::router())
         .merge(routes::whoami::router())
         .merge(routes::hub::router())
         .merge(routes::dimona::router())
+        .layer(RequestBodyLimitLayer::new(config.body_limit));
+    let batch = routes::batch::router().layer(RequestBodyLimitLayer::new(config.batch_body_limit));
+    let app = Router::new()
+        .merge(api)
+        .merge(batch)
         .fallback(routes::system::not_found)
         .with_state(state.clone());
     middleware::apply(app, state, &config)

@@ -1,6 +1,6 @@
 //! The middleware stack, outermost first: request id → error envelope →
 //! telemetry (metrics and a log line, without personal data) → timeout →
-//! body limit → the route.
+//! the route (whose router sets its body limit).
 
 use crate::error::{ApiError, ErrorBody, ErrorEnvelope};
 use crate::state::{AppState, WebConfig};
@@ -13,7 +13,6 @@ use axum::response::Response;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -45,8 +44,8 @@ fn acceptable(id: &HeaderValue) -> Option<String> {
 
 pub fn apply(router: Router, state: AppState, config: &WebConfig) -> Router {
     let request_id_state = state.clone();
+    // Body limits are set per router (see `crate::router`).
     router
-        .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
@@ -89,13 +88,16 @@ async fn error_envelope(req: Request, next: Next) -> Response {
     let error = match parts.extensions.remove::<ErrorBody>() {
         Some(e) => e,
         None => {
-            let is_json = parts
+            let own_body = parts
                 .headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/json"));
-            if is_json {
-                // Already a JSON answer (e.g. the hub's refusal envelope).
+                .is_some_and(|v| {
+                    v.starts_with("application/json") || v.starts_with("application/xml")
+                });
+            if own_body {
+                // Already a complete answer: the hub's refusal envelope
+                // (JSON), a negative ACRF (XML) on the batch channel.
                 return Response::from_parts(parts, body);
             }
             ApiError::for_status(status).body
