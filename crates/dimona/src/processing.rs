@@ -123,9 +123,15 @@ impl Dimona {
         }
         match checked.kind {
             Kind::In => {
-                let ssin = checked
-                    .ssin
-                    .ok_or_else(|| HubError::Internal("IN without SSIN".into()))?;
+                let ssin = match checked.ssin {
+                    Some(s) => s,
+                    None => match self.identify(&body).await? {
+                        Some(s) => s,
+                        // Not (yet) identifiable: S, and the declaration
+                        // waits for the register (see `reidentify`).
+                        None => return self.finish_pending(tx, d, &body, employer).await,
+                    },
+                };
                 let person = hub.store().person(&ssin).await?;
                 match &person {
                     None => anomalies.push(anomaly::NOT_IDENTIFIABLE),
@@ -394,5 +400,91 @@ impl Dimona {
         metrics::counter!("dimona_declarations_processed_total", "result" => result.code())
             .increment(1);
         Ok(())
+    }
+
+    /// The SSIN of the one living person matching the declaration's
+    /// identity data, if exactly one does.
+    async fn identify(&self, body: &DeclarationJson) -> Result<Option<Ssin>, HubError> {
+        let Some(id) = body.worker.as_ref().and_then(|w| w.identity()) else {
+            return Ok(None);
+        };
+        let found = self
+            .hub()
+            .store()
+            .persons_by_identity(&id.family_name, &id.given_name, &id.birth_date)
+            .await?;
+        Ok(match found.as_slice() {
+            [one] => Ssin::parse(one).ok(),
+            _ => None,
+        })
+    }
+
+    /// Result S: accepted, waiting for the worker's identification. No
+    /// period yet; the employer gets a notice now and another with the
+    /// final result.
+    async fn finish_pending(
+        &self,
+        tx: &mut kruispunt_store::AuditedTx<'static>,
+        d: &DeclarationRow,
+        body: &DeclarationJson,
+        employer: EmployerId,
+    ) -> Result<(), HubError> {
+        let hub = self.hub();
+        let now = hub.now();
+        let worker = body.worker.as_ref().map(|w| {
+            json!({"familyName": w.family_name, "givenName": w.given_name,
+                   "birthDate": w.birth_date, "gender": w.gender})
+            .to_string()
+        });
+        let finished = Store::finish_declaration_in(
+            tx.conn(),
+            &d.id,
+            DeclarationResult::S.code(),
+            None,
+            "[]",
+            worker.as_deref(),
+            now.millis(),
+        )
+        .await?;
+        if !finished {
+            return Err(HubError::Internal(
+                "declaration already processed by another worker".into(),
+            ));
+        }
+        tx.append(
+            &[AuditDraft {
+                ticket: hub.ticket(),
+                at: now.millis(),
+                kind: "dimona.in".into(),
+                actor: format!("employer:{employer}"),
+                service: Some("dimona".into()),
+                purpose: None,
+                ssin: None,
+                outcome: DeclarationResult::S.code().into(),
+                detail: Some(format!("declaration {}", d.id)),
+                answer_digest: None,
+            }],
+            hub.key(),
+        )
+        .await?;
+        metrics::counter!("dimona_declarations_processed_total", "result" => "S").increment(1);
+        Ok(())
+    }
+
+    /// Requeues the S declarations whose worker the register now
+    /// identifies (a person was added or corrected); returns how many.
+    pub async fn reidentify(&self) -> Result<usize, HubError> {
+        let mut n = 0;
+        for d in self.hub().store().pending_identifications(500).await? {
+            let Ok(body) = serde_json::from_str::<DeclarationJson>(&d.body) else {
+                continue;
+            };
+            if self.identify(&body).await?.is_some()
+                && self.hub().store().requeue_pending(&d.id).await?
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }
