@@ -47,7 +47,7 @@ pub struct PeriodRow {
     pub declaration_id: String,
 }
 
-fn declaration_from(r: &AnyRow) -> Result<DeclarationRow, sqlx::Error> {
+pub(crate) fn declaration_from(r: &AnyRow) -> Result<DeclarationRow, sqlx::Error> {
     Ok(DeclarationRow {
         id: r.try_get("id")?,
         employer_id: r.try_get("employer_id")?,

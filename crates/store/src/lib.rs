@@ -15,6 +15,7 @@ mod error;
 mod keys;
 mod network;
 mod notifications;
+mod portal;
 mod registers;
 pub mod testing;
 mod users;
@@ -29,6 +30,7 @@ pub use network::{
     AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
 };
 pub use notifications::{Delivery, Notification};
+pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, SessionRow};
 pub use users::UserRow;
 
 use sqlx::AnyPool;

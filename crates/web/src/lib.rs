@@ -21,14 +21,22 @@ use tokio::net::TcpListener;
 /// The whole application router with its middleware stack.
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
+    let portal = state.portal().clone();
+    let fallback_portal = portal.clone();
     let app = Router::new()
         .merge(routes::system::router())
         .merge(routes::oauth::router())
         .merge(routes::whoami::router())
         .merge(routes::hub::router())
         .merge(routes::dimona::router())
-        .fallback(routes::system::not_found)
-        .with_state(state.clone());
+        .with_state(state.clone())
+        // The portal's HTML pages (its own middleware: language, session,
+        // CSRF, security headers).
+        .merge(kruispunt_portal::router(portal))
+        .fallback(move |req: axum::extract::Request| {
+            let portal = fallback_portal.clone();
+            async move { routes::system::not_found(&portal, req).await }
+        });
     middleware::apply(app, state, &config)
 }
 
