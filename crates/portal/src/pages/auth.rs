@@ -150,8 +150,9 @@ pub async fn login(
 pub async fn logout(
     State(portal): State<Portal>,
     Extension(ctx): Extension<Ctx>,
-    Form(form): Form<Fields>,
+    body: axum::body::Bytes,
 ) -> Result<Response, PortalError> {
+    let form = Fields::from_urlencoded(&body);
     if let Some(u) = &ctx.user {
         ctx.check_csrf(form.get("csrf"))?;
         portal.store().delete_session(&u.id_hash).await?;

@@ -62,6 +62,45 @@ impl Fields {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
+    /// Parses an `application/x-www-form-urlencoded` body, whatever the
+    /// request's content type says (a missing body is an empty form).
+    pub fn from_urlencoded(body: &[u8]) -> Self {
+        fn decode(s: &str) -> String {
+            let bytes = s.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'+' => out.push(b' '),
+                    b'%' if i + 2 < bytes.len()
+                        && s.is_char_boundary(i + 1)
+                        && s.is_char_boundary(i + 3) =>
+                    {
+                        match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                            Ok(b) => {
+                                out.push(b);
+                                i += 2;
+                            }
+                            Err(_) => out.push(b'%'),
+                        }
+                    }
+                    b => out.push(b),
+                }
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        let text = String::from_utf8_lossy(body);
+        Fields(
+            text.split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (decode(k), decode(v))
+                })
+                .collect(),
+        )
+    }
     pub fn value(&self, name: &str) -> String {
         self.get(name).unwrap_or("").to_owned()
     }
@@ -90,5 +129,21 @@ impl Errors {
             list.push(serde_json::json!({"field": field, "message": msg}));
         }
         serde_json::json!({"by_field": map, "list": list})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn urlencoded_bodies() {
+        let f = Fields::from_urlencoded(b"csrf=a%2Bb&x=hello+world&bad=%zz&e=%C3%A9&t=%4");
+        assert_eq!(f.value("csrf"), "a+b");
+        assert_eq!(f.value("x"), "hello world");
+        assert_eq!(f.value("bad"), "%zz");
+        assert_eq!(f.value("e"), "é");
+        assert_eq!(f.value("t"), "%4");
+        assert!(Fields::from_urlencoded(b"").0.is_empty());
     }
 }
