@@ -73,8 +73,8 @@ impl Fields {
                 match bytes[i] {
                     b'+' => out.push(b' '),
                     b'%' if i + 2 < bytes.len()
-                        && s.is_char_boundary(i + 1)
-                        && s.is_char_boundary(i + 3) =>
+                        && bytes[i + 1].is_ascii_hexdigit()
+                        && bytes[i + 2].is_ascii_hexdigit() =>
                     {
                         match u8::from_str_radix(&s[i + 1..i + 3], 16) {
                             Ok(b) => {
@@ -138,12 +138,13 @@ mod tests {
 
     #[test]
     fn urlencoded_bodies() {
-        let f = Fields::from_urlencoded(b"csrf=a%2Bb&x=hello+world&bad=%zz&e=%C3%A9&t=%4");
+        let f = Fields::from_urlencoded(b"csrf=a%2Bb&x=hello+world&bad=%zz&e=%C3%A9&t=%4&p=%+1");
         assert_eq!(f.value("csrf"), "a+b");
         assert_eq!(f.value("x"), "hello world");
         assert_eq!(f.value("bad"), "%zz");
         assert_eq!(f.value("e"), "é");
         assert_eq!(f.value("t"), "%4");
+        assert_eq!(f.value("p"), "% 1");
         assert!(Fields::from_urlencoded(b"").0.is_empty());
     }
 }
