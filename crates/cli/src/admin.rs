@@ -42,6 +42,13 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: AuthorizationCommand,
     },
+    /// Mandates: a provider (social secretariat, accountant, registered in
+    /// the employer directory under its own ONSS number) declares for an
+    /// employer.
+    Mandate {
+        #[command(subcommand)]
+        command: MandateCommand,
+    },
     /// Print a bearer access token (only the token) on stdout.
     Token(TokenArgs),
     /// OAuth2 clients.
@@ -145,6 +152,31 @@ pub enum AuthorizationCommand {
     Revoke {
         #[arg(long)]
         id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MandateCommand {
+    /// Record that EMPLOYER mandates PROVIDER to declare on its behalf (audited).
+    Grant {
+        /// The employer giving the mandate (ONSS number).
+        #[arg(long, value_name = "N")]
+        employer: String,
+        /// The provider receiving it (its own ONSS number).
+        #[arg(long, value_name = "N")]
+        provider: String,
+    },
+    /// Revoke a mandate (audited; it stays listed, marked revoked).
+    Revoke {
+        #[arg(long, value_name = "N")]
+        employer: String,
+        #[arg(long, value_name = "N")]
+        provider: String,
+    },
+    /// List the mandates given or received by an employer.
+    List {
+        #[arg(long, value_name = "N")]
+        employer: String,
     },
 }
 
@@ -485,6 +517,7 @@ pub async fn run(command: AdminCommand, database: &str) -> anyhow::Result<()> {
             }
             println!("authorization {id} revoked");
         }
+        AdminCommand::Mandate { command } => mandate(database, command).await?,
         AdminCommand::Token(args) => {
             let store = open_store(database).await?;
             let p = principal(
@@ -694,6 +727,67 @@ pub async fn ensure_demo_user(
 ) -> anyhow::Result<()> {
     if store.user_by_email(email).await?.is_none() {
         create_user(store, email, p, password, clock, entropy).await?;
+    }
+    Ok(())
+}
+
+fn employer_arg(flag: &str, value: &str) -> anyhow::Result<EmployerId> {
+    EmployerId::parse(value).map_err(|e| usage(format!("--{flag}: the ONSS number {e}")))
+}
+
+async fn mandate(database: &str, command: MandateCommand) -> anyhow::Result<()> {
+    use kruispunt_dimona::{Dimona, MandateChange};
+    let (employer, provider, grant) = match &command {
+        MandateCommand::Grant { employer, provider } => (employer, Some(provider), true),
+        MandateCommand::Revoke { employer, provider } => (employer, Some(provider), false),
+        MandateCommand::List { employer } => (employer, None, false),
+    };
+    let employer = employer_arg("employer", employer)?;
+    let provider = provider.map(|p| employer_arg("provider", p)).transpose()?;
+    let store = open_store(database).await?;
+    let dimona = Dimona::new(open_hub(&store).await?);
+    let Some(provider) = provider else {
+        for m in dimona
+            .mandates_of(employer)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        {
+            let state = if m.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "active"
+            };
+            println!(
+                "employer {} -> provider {} ({state})",
+                m.employer_id, m.provider_id
+            );
+        }
+        return Ok(());
+    };
+    let change = if grant {
+        dimona.grant_mandate(employer, provider, "operator").await
+    } else {
+        dimona.revoke_mandate(employer, provider, "operator").await
+    };
+    let change = change.map_err(|e| match e {
+        kruispunt_hub::HubError::Invalid(i) => usage(format!("--{}: {}", i.field, i.message)),
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    match (grant, change) {
+        (true, MandateChange::Done) => {
+            println!("mandate granted: {provider} declares for {employer}")
+        }
+        (true, MandateChange::Unchanged) => {
+            println!("mandate already active: {provider} declares for {employer}")
+        }
+        (false, MandateChange::Done) => {
+            println!("mandate revoked: {provider} no longer declares for {employer}")
+        }
+        (false, MandateChange::Unchanged) => {
+            return Err(usage(format!(
+                "--provider: {provider} holds no active mandate from {employer}"
+            )));
+        }
     }
     Ok(())
 }

@@ -13,6 +13,8 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub body_limit_bytes: Option<usize>,
+    /// Largest batch file accepted (default 64 MiB).
+    pub batch_body_limit_bytes: Option<usize>,
     pub request_timeout_seconds: Option<u64>,
     pub token_ttl_seconds: Option<i64>,
     /// NATS JetStream URL to publish notifications to.

@@ -48,7 +48,8 @@ enum Command {
     /// Check a Dimona declaration (ONSS REST v2 JSON) offline, with the
     /// server's rules; exit 0 when it would be accepted (A or W), 1 when not.
     Validate {
-        /// The declaration file (JSON).
+        /// The declaration file: the ONSS REST v2 JSON, or a batch XML file
+        /// (Dimona_20231.xsd, several forms).
         file: std::path::PathBuf,
     },
     /// The audit log.
@@ -158,9 +159,7 @@ fn validate(file: &std::path::Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     if text.trim_start().starts_with('<') {
-        return Err(usage(
-            "XML declarations (Dimona_20231.xsd) are not validated yet: the batch channel is not built; use the REST v2 JSON",
-        ));
+        return validate_xml(file, &text);
     }
     let body: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| usage(format!("{}: not valid JSON: {e}", file.display())))?;
@@ -181,6 +180,82 @@ fn validate(file: &std::path::Path) -> anyhow::Result<()> {
         result.code()
     );
     if result == kruispunt_domain::dimona::DeclarationResult::B {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// A batch file: the structure first (as the server's reception does), then
+/// each form through the same offline rules as a JSON declaration.
+fn validate_xml(file: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use kruispunt_batch::{Limits, ReadOutcome, read_dimona_file};
+    use kruispunt_domain::clock::Clock;
+    use kruispunt_domain::dimona::{DeclarationResult, Severity};
+    let outcome = read_dimona_file(text.as_bytes(), &Limits::default())
+        .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    let forms = match outcome {
+        ReadOutcome::Rejected(errors) => {
+            for e in &errors {
+                println!(
+                    "line {}, column {}: {}  {}",
+                    e.line, e.column, e.error_id, e.message
+                );
+            }
+            println!(
+                "{}: refused at reception ({} errors): the server would answer a negative ACRF",
+                file.display(),
+                errors.len()
+            );
+            std::process::exit(1);
+        }
+        ReadOutcome::Accepted(forms) => forms,
+    };
+    let today = kruispunt_security::system::SystemClock.now().date();
+    let mut refused = 0;
+    for form in &forms {
+        let head = format!(
+            "form {} (line {}) {}",
+            form.index, form.kind_line, form.kind
+        );
+        // A form without EmployerId is for the sender: any valid number
+        // stands in for it offline.
+        let Some(body) = form.to_v2_json(Some(100_006)) else {
+            println!("{head}: B  not handled: declare the period with a DimonaIn");
+            refused += 1;
+            continue;
+        };
+        match kruispunt_dimona::validate_offline(&body, today) {
+            Err(e) => {
+                let at = form
+                    .source_of(&e.field)
+                    .map(|v| format!(" {} line {}, column {}", v.tag, v.line, v.column))
+                    .unwrap_or_default();
+                println!("{head}: B {}:{at}: {}", e.field, e.message);
+                refused += 1;
+            }
+            Ok((_, anomalies)) => {
+                let result = DeclarationResult::from_anomalies(&anomalies);
+                println!("{head}: result {}", result.code());
+                for a in &anomalies {
+                    let sev = match a.severity {
+                        Severity::Blocking => "B ",
+                        Severity::NonBlocking => "NP",
+                    };
+                    println!("    {sev} {}  {} / {}", a.id, a.label_fr, a.label_nl);
+                }
+                if result == DeclarationResult::B {
+                    refused += 1;
+                }
+            }
+        }
+    }
+    println!(
+        "{}: {} forms, {} refused (checked offline: duplicates, overlaps, the student contingent, mandates and identification are judged by the server)",
+        file.display(),
+        forms.len(),
+        refused
+    );
+    if refused > 0 {
         std::process::exit(1);
     }
     Ok(())

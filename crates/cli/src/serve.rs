@@ -40,6 +40,9 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
     let config = WebConfig {
         public_url: args.public_url.or_else(|| file.public_url.clone()),
         body_limit: file.body_limit_bytes.unwrap_or(defaults.body_limit),
+        batch_body_limit: file
+            .batch_body_limit_bytes
+            .unwrap_or(defaults.batch_body_limit),
         request_timeout: file
             .request_timeout_seconds
             .map(Duration::from_secs)

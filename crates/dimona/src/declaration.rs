@@ -105,7 +105,7 @@ impl Kind {
 }
 
 /// Which employer the declaration names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EmployerRef {
     Id(EmployerId),
     Enterprise(EnterpriseNumber),

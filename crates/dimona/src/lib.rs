@@ -4,8 +4,12 @@
 //! entry — in one transaction), and consulted by its id or through the
 //! employer's personnel file.
 
+pub mod batch;
 pub mod declaration;
+mod mandates;
 mod processing;
+
+pub use mandates::MandateChange;
 
 use declaration::{DeclarationJson, EmployerRef};
 use kruispunt_domain::Invalid;
@@ -66,6 +70,12 @@ pub enum SubmitError {
     /// The caller may not declare for this employer (ONSS 90256-155).
     NoMandate,
     Hub(HubError),
+}
+
+impl From<HubError> for SubmitError {
+    fn from(e: HubError) -> Self {
+        SubmitError::Hub(e)
+    }
 }
 
 impl From<kruispunt_store::StoreError> for SubmitError {
@@ -152,14 +162,18 @@ impl Dimona {
                 .await?
                 .map(|e| e.employer_id),
         };
-        // An employer declares for itself only (providers with mandates: later).
-        if employer != Some(declarant) {
+        // An employer declares for itself, a provider for the employers
+        // that mandated it (ONSS 90256-155 otherwise).
+        let Some(employer) = employer else {
+            return Err(SubmitError::NoMandate);
+        };
+        if !self.may_act_for(declarant, employer).await? {
             return Err(SubmitError::NoMandate);
         }
         let id = self.new_id();
         let row = NewDeclaration {
             id: id.clone(),
-            employer_id: declarant.as_i64(),
+            employer_id: employer.as_i64(),
             declarant: format!("employer:{declarant}"),
             kind: checked.kind.code().into(),
             ssin: checked.ssin.map(|s| s.to_string()),
@@ -191,18 +205,27 @@ impl Dimona {
         n.to_string()
     }
 
-    /// The declaration, if it exists and belongs to `employer`.
+    /// The declaration, if `caller` may read it: its employer, the
+    /// provider that declared it, or a provider the employer mandates.
     pub async fn declaration(
         &self,
-        employer: EmployerId,
+        caller: EmployerId,
         id: &str,
     ) -> Result<Option<DeclarationRow>, HubError> {
-        Ok(self
-            .hub
-            .store()
-            .declaration(id)
-            .await?
-            .filter(|d| d.employer_id == employer.as_i64()))
+        let Some(d) = self.hub.store().declaration(id).await? else {
+            return Ok(None);
+        };
+        if d.employer_id == caller.as_i64() || d.declarant == format!("employer:{caller}") {
+            return Ok(Some(d));
+        }
+        let mandated = match u64::try_from(d.employer_id)
+            .ok()
+            .and_then(|n| EmployerId::from_value(n).ok())
+        {
+            Some(employer) => self.may_act_for(caller, employer).await?,
+            None => false,
+        };
+        Ok(mandated.then_some(d))
     }
 
     /// Processes waiting declarations until none is left; returns how many.

@@ -102,24 +102,8 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         for chunk in ds.chunks(self.bulk_rows(7)) {
-            let sql = format!(
-                "INSERT INTO dimona_declarations (id, employer_id, declarant, kind, ssin, body, received_at) VALUES {}",
-                crate::registers::placeholders(self.backend, chunk.len(), 7)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for d in chunk {
-                q = q
-                    .bind(d.id.clone())
-                    .bind(d.employer_id)
-                    .bind(d.declarant.clone())
-                    .bind(d.kind.clone())
-                    .bind(d.ssin.clone())
-                    .bind(d.body.clone())
-                    .bind(now);
-            }
-            q.execute(&self.writer)
-                .await
-                .map_err(|e| StoreError::conflict_or(e, "a declaration with this id"))?;
+            let mut conn = self.writer.acquire().await?;
+            write_declarations(&mut conn, self.backend, chunk, now).await?;
         }
         Ok(())
     }
@@ -351,4 +335,35 @@ impl Store {
             .await?;
         Ok(rows.iter().map(period_from).collect::<Result<_, _>>()?)
     }
+}
+
+/// One multi-row INSERT of received declarations (the caller chunks them).
+pub(crate) async fn write_declarations(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    chunk: &[NewDeclaration],
+    now: i64,
+) -> Result<(), StoreError> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO dimona_declarations (id, employer_id, declarant, kind, ssin, body, received_at) VALUES {}",
+        crate::registers::placeholders(backend, chunk.len(), 7)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for d in chunk {
+        q = q
+            .bind(d.id.clone())
+            .bind(d.employer_id)
+            .bind(d.declarant.clone())
+            .bind(d.kind.clone())
+            .bind(d.ssin.clone())
+            .bind(d.body.clone())
+            .bind(now);
+    }
+    q.execute(conn)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "a declaration with this id"))?;
+    Ok(())
 }

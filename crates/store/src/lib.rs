@@ -8,11 +8,13 @@
 //! `migrations/postgres` and are embedded in the binary.
 
 mod audit;
+mod batch;
 mod clients;
 mod connect;
 mod dimona;
 mod error;
 mod keys;
+mod mandates;
 mod network;
 mod notifications;
 mod portal;
@@ -21,11 +23,13 @@ pub mod testing;
 mod users;
 
 pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
+pub use batch::{BatchFileRow, BatchFormRow, NewBatchForm};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
 pub use dimona::{DeclarationRow, NewDeclaration, PeriodFilter, PeriodRow};
 pub use error::StoreError;
 pub use keys::SigningKeyRow;
+pub use mandates::MandateRow;
 pub use network::{
     AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
 };

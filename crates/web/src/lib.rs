@@ -17,22 +17,32 @@ pub use state::{AppState, WebConfig, load_key_ring};
 use axum::Router;
 use std::future::Future;
 use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
 
 /// The whole application router with its middleware stack.
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
     let portal = state.portal().clone();
     let fallback_portal = portal.clone();
-    let app = Router::new()
+    // Body limits per router: JSON requests and forms are small, batch
+    // files are not.
+    let api = Router::new()
         .merge(routes::system::router())
         .merge(routes::oauth::router())
         .merge(routes::whoami::router())
         .merge(routes::hub::router())
         .merge(routes::dimona::router())
+        .layer(RequestBodyLimitLayer::new(config.body_limit));
+    let batch = routes::batch::router().layer(RequestBodyLimitLayer::new(config.batch_body_limit));
+    let app = Router::new()
+        .merge(api)
+        .merge(batch)
         .with_state(state.clone())
         // The portal's HTML pages (its own middleware: language, session,
         // CSRF, security headers).
-        .merge(kruispunt_portal::router(portal))
+        .merge(
+            kruispunt_portal::router(portal).layer(RequestBodyLimitLayer::new(config.body_limit)),
+        )
         .fallback(move |req: axum::extract::Request| {
             let portal = fallback_portal.clone();
             async move { routes::system::not_found(&portal, req).await }

@@ -1,6 +1,6 @@
 //! The middleware stack, outermost first: request id → error envelope →
 //! telemetry (metrics and a log line, without personal data) → timeout →
-//! body limit → the route.
+//! the route (whose router sets its body limit).
 
 use crate::error::{ApiError, ErrorBody, ErrorEnvelope};
 use crate::state::{AppState, WebConfig};
@@ -13,7 +13,6 @@ use axum::response::Response;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -45,8 +44,8 @@ fn acceptable(id: &HeaderValue) -> Option<String> {
 
 pub fn apply(router: Router, state: AppState, config: &WebConfig) -> Router {
     let request_id_state = state.clone();
+    // Body limits are set per router (see `crate::router`).
     router
-        .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
@@ -94,10 +93,13 @@ async fn error_envelope(req: Request, next: Next) -> Response {
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if content_type.starts_with("application/json") || content_type.starts_with("text/html")
+            if content_type.starts_with("application/json")
+                || content_type.starts_with("application/xml")
+                || content_type.starts_with("text/html")
             {
-                // Already a JSON answer (e.g. the hub's refusal envelope),
-                // or a portal page rendered in the user's language.
+                // Already a complete answer: the hub's refusal envelope
+                // (JSON), a negative ACRF (XML) on the batch channel, a
+                // portal page rendered in the user's language.
                 return Response::from_parts(parts, body);
             }
             ApiError::for_status(status).body

@@ -28,6 +28,8 @@ use utoipa::OpenApi;
         crate::routes::dimona::declaration,
         crate::routes::dimona::periods,
         crate::routes::dimona::notices,
+        crate::routes::batch::upload,
+        crate::routes::batch::file_notification,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -35,7 +37,8 @@ use utoipa::OpenApi;
          (name = "oauth", description = "OAuth2 client credentials with JWT client assertions"),
          (name = "identity", description = "Who the caller is"),
          (name = "hub", description = "The crossroads hub: reference directory, authorizations, messages, mutations, audit"),
-         (name = "dimona", description = "Dimona, compatible with the ONSS Dimona REST API v2"))
+         (name = "dimona", description = "Dimona, compatible with the ONSS Dimona REST API v2"),
+         (name = "batch", description = "The batch channel: ONSS XML files (Dimona_20231), ACRF and NOTIFICATION"))
 )]
 pub struct ApiDoc;
 

@@ -18,6 +18,8 @@ pub struct WebConfig {
     pub public_url: Option<String>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest accepted batch file (`PUT /batch/v1/files/...`), in bytes.
+    pub batch_body_limit: usize,
     /// Time after which a request is answered 503 with a coded error.
     pub request_timeout: Duration,
     /// Lifetime of tokens issued by the token endpoint, in seconds.
@@ -31,6 +33,7 @@ impl Default for WebConfig {
         Self {
             public_url: None,
             body_limit: 1024 * 1024,
+            batch_body_limit: 64 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             token_ttl_seconds: 600,
             hub: HubConfig::default(),

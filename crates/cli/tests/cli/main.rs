@@ -600,6 +600,134 @@ async fn validate_checks_a_dimona_declaration_offline() {
     assert!(err.contains("worker.ssin"), "{err}");
 }
 
+#[tokio::test]
+async fn validate_checks_a_batch_xml_file_offline() {
+    let cli = Cli::new().await;
+    let head = "<Identification>DIMONA</Identification><FormCreationDate>2026-11-29</FormCreationDate><FormCreationHour>10:00:00.000</FormCreationHour><AttestationStatus>0</AttestationStatus><TypeForm>SU</TypeForm>";
+    let ok = cli.dir.path().join("ok.xml");
+    std::fs::write(&ok, format!("<Dimona>\n<Form>{head}<DimonaIn><StartingDate>2099-01-04</StartingDate><EmployerId><NOSSRegistrationNbr>935467</NOSSRegistrationNbr></EmployerId><NaturalPerson><INSS>93051822361</INSS></NaturalPerson><DimonaFeatures><JointCommissionNbr>XXX</JointCommissionNbr><WorkerType>OTH</WorkerType></DimonaFeatures></DimonaIn></Form>\n<Form>{head}<DimonaIn><StartingDate>2099-01-04</StartingDate><NaturalPerson><INSS>93051822362</INSS></NaturalPerson></DimonaIn></Form>\n</Dimona>")).unwrap();
+    let out = cli.run(&["validate", ok.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("form 1 (line 2) DimonaIn: result A"),
+        "{text}"
+    );
+    assert!(
+        text.contains("form 2 (line 3) DimonaIn: B worker.ssin: INSS line 3"),
+        "{text}"
+    );
+    assert!(text.contains("2 forms, 1 refused"), "{text}");
+    let bad = cli.dir.path().join("bad.xml");
+    std::fs::write(
+        &bad,
+        "<Dimona>\n<Form>\n<Identification>X</Identification>\n</Form>\n</Dimona>",
+    )
+    .unwrap();
+    let out = cli.run(&["validate", bad.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text.contains("line 3, column 1: 00296-008"), "{text}");
+    assert!(text.contains("refused at reception"), "{text}");
+}
+
+#[tokio::test]
+async fn mandates_are_granted_listed_and_revoked() {
+    let cli = Cli::new().await;
+    cli.ok(&[
+        "admin",
+        "employer",
+        "add",
+        "--employer-id",
+        "935467",
+        "--enterprise-number",
+        "0403.170.701",
+        "--name",
+        "Boulangerie",
+    ]);
+    cli.ok(&[
+        "admin",
+        "employer",
+        "add",
+        "--employer-id",
+        "935564",
+        "--enterprise-number",
+        "0403.199.702",
+        "--name",
+        "Secrétariat social",
+    ]);
+    let out = cli.ok(&[
+        "admin",
+        "mandate",
+        "grant",
+        "--employer",
+        "935467",
+        "--provider",
+        "935564",
+    ]);
+    assert!(out.contains("mandate granted"), "{out}");
+    let out = cli.ok(&[
+        "admin",
+        "mandate",
+        "grant",
+        "--employer",
+        "935467",
+        "--provider",
+        "935564",
+    ]);
+    assert!(out.contains("already active"), "{out}");
+    let out = cli.ok(&["admin", "mandate", "list", "--employer", "935564"]);
+    assert!(
+        out.contains("employer 935467 -> provider 935564 (active)"),
+        "{out}"
+    );
+    let err = cli.fails(&[
+        "admin",
+        "mandate",
+        "grant",
+        "--employer",
+        "935467",
+        "--provider",
+        "100006",
+    ]);
+    assert!(
+        err.contains("--provider") && err.contains("employer directory"),
+        "{err}"
+    );
+    let err = cli.fails(&[
+        "admin",
+        "mandate",
+        "grant",
+        "--employer",
+        "935468",
+        "--provider",
+        "935564",
+    ]);
+    assert!(err.contains("--employer"), "{err}");
+    cli.ok(&[
+        "admin",
+        "mandate",
+        "revoke",
+        "--employer",
+        "935467",
+        "--provider",
+        "935564",
+    ]);
+    let err = cli.fails(&[
+        "admin",
+        "mandate",
+        "revoke",
+        "--employer",
+        "935467",
+        "--provider",
+        "935564",
+    ]);
+    assert!(err.contains("no active mandate"), "{err}");
+    let out = cli.ok(&["admin", "mandate", "list", "--employer", "935467"]);
+    assert!(out.contains("(revoked)"), "{out}");
+    cli.ok(&["audit", "verify"]);
+}
+
 /// docs/LOGGING.md: no SSIN, name or token in the logs, even at debug level.
 #[tokio::test]
 async fn logs_never_contain_personal_data_or_tokens() {

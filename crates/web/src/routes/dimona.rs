@@ -186,14 +186,18 @@ pub async fn periods(
             EmployerId::parse(s)
                 .map_err(|e| ApiError::invalid("employerId", format!("the ONSS number {e}")))
         })?;
-    match caller.principal {
-        Principal::Employer(own) if own == requested => {}
-        Principal::Operator => caller.require(Scope::Operator)?,
-        _ => {
-            return Err(ApiError::forbidden(
-                "the personnel file is readable by its employer (and operators) only",
-            ));
+    let readable = match caller.principal {
+        Principal::Employer(own) => state.dimona().may_act_for(own, requested).await?,
+        Principal::Operator => {
+            caller.require(Scope::Operator)?;
+            true
         }
+        _ => false,
+    };
+    if !readable {
+        return Err(ApiError::forbidden(
+            "the personnel file is readable by its employer, the providers it mandates and operators only",
+        ));
     }
     let ssin = q
         .ssin
@@ -246,7 +250,11 @@ pub async fn periods(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
 pub struct NoticeQuery {
+    /// Whose mailbox (ONSS number; default: yours). A provider reads the
+    /// mailboxes of the employers that mandate it.
+    pub employer_id: Option<String>,
     /// Notices after this number (default: from the first).
     pub after: Option<i64>,
     /// At most this many (default 100, at most 1000).
@@ -277,6 +285,22 @@ pub async fn notices(
             return Err(ApiError::forbidden(
                 "the Dimona mailbox is read with an employer token",
             ));
+        }
+    };
+    let employer = match q.employer_id.as_deref() {
+        None => employer,
+        Some(s) => {
+            let requested = EmployerId::parse(s)
+                .map_err(|e| ApiError::invalid("employerId", format!("the ONSS number {e}")))?;
+            if !state.dimona().may_act_for(employer, requested).await? {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "90256-155",
+                    "you have no mandate for this employer",
+                )
+                .with_field("employerId"));
+            }
+            requested
         }
     };
     let after = q.after.unwrap_or(0);

@@ -1,3 +1,4 @@
+pub mod batch;
 pub mod dimona;
 pub mod hub;
 pub mod oauth;

@@ -312,3 +312,98 @@ async fn an_update_moves_the_reference_with_the_period_and_keeps_it_registered()
     let refs = e.app.state.hub().list_references(&onss, P).await.unwrap();
     assert_eq!(refs[0].status, "removed");
 }
+
+#[tokio::test]
+async fn a_provider_declares_and_reads_only_with_a_mandate() {
+    let e = employer().await;
+    let provider = e.app.add_employer("0009355-64", "0403.199.702").await;
+    let Principal::Employer(provider_id) = provider else {
+        unreachable!()
+    };
+    let employer_id = kruispunt_domain::ids::EmployerId::parse("935467").unwrap();
+    let token = e.app.token_for(&provider, 3600);
+    let body = dimona_in("2026-12-01", "OTH", json!({}));
+    let post = |t: String| {
+        let req = e
+            .app
+            .http
+            .post(e.app.url("/REST/dimona/v2/declarations"))
+            .bearer_auth(t)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let res = post(token.clone()).await;
+    assert_eq!(res.status(), 403);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "90256-155", "{v}");
+    let (s, _) = e
+        .app
+        .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&token))
+        .await;
+    assert_eq!(s, 403);
+
+    let dimona = e.app.state.dimona();
+    assert_eq!(
+        dimona
+            .grant_mandate(employer_id, provider_id, "test")
+            .await
+            .unwrap(),
+        kruispunt_dimona::MandateChange::Done
+    );
+    let res = post(token.clone()).await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let mut result = Value::Null;
+    for _ in 0..100 {
+        let (s, b) = e.app.get_json(&location, Some(&token)).await;
+        if s == 200 {
+            result = b;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(result["declarationStatus"]["result"], "A", "{result}");
+    // The employer sees the provider's declaration as its own.
+    let (s, _) = e.app.get_json(&location, Some(&e.token)).await;
+    assert_eq!(s, 200);
+    let (s, pf) = e
+        .app
+        .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&token))
+        .await;
+    assert_eq!(
+        (s, pf["items"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{pf}"
+    );
+    let (s, mb) = e
+        .app
+        .get_json("/REST/dimona/v2/notices?employerId=935467", Some(&token))
+        .await;
+    assert_eq!(
+        (s, mb["items"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{mb}"
+    );
+
+    assert_eq!(
+        dimona
+            .revoke_mandate(employer_id, provider_id, "test")
+            .await
+            .unwrap(),
+        kruispunt_dimona::MandateChange::Done
+    );
+    assert_eq!(post(token.clone()).await.status(), 403);
+    let (s, _) = e
+        .app
+        .get_json("/REST/dimona/v2/notices?employerId=935467", Some(&token))
+        .await;
+    assert_eq!(s, 403);
+    // The mandate changes are in the audit log.
+    let kinds = sqlx::query_scalar::<_, String>(
+        "SELECT kind FROM audit_log WHERE kind LIKE 'mandate.%' ORDER BY seq",
+    )
+    .fetch_all(e.app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(kinds, vec!["mandate.grant", "mandate.revoke"]);
+}

@@ -20,7 +20,7 @@ enum V {
 }
 
 /// Callers, in column order.
-const CALLERS: [&str; 7] = [
+const CALLERS: [&str; 9] = [
     "anonymous",
     "institution",
     "employer-self",
@@ -28,6 +28,10 @@ const CALLERS: [&str; 7] = [
     "citizen-self",
     "citizen-other",
     "operator",
+    // Providers (social secretariats): employers with their own ONSS
+    // number, with and without a mandate from employer-self.
+    "provider-mandated",
+    "provider-unmandated",
 ];
 
 struct Row {
@@ -35,19 +39,20 @@ struct Row {
     template: &'static str,
     path: String,
     body: Option<Value>,
-    verdicts: [V; 7],
+    verdicts: [V; 9],
 }
 
 fn rows() -> Vec<Row> {
     use V::*;
-    let open = [Ok, Ok, Ok, Ok, Ok, Ok, Ok];
+    let open = [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok];
     let inst_only = [
-        Unauth, Ok, Forbidden, Forbidden, Forbidden, Forbidden, Forbidden,
+        Unauth, Ok, Forbidden, Forbidden, Forbidden, Forbidden, Forbidden, Forbidden, Forbidden,
     ];
+    // The employer itself, or a provider it mandates.
     let employer_self = [
-        Unauth, Forbidden, Ok, Forbidden, Forbidden, Forbidden, Forbidden,
+        Unauth, Forbidden, Ok, Forbidden, Forbidden, Forbidden, Forbidden, Ok, Forbidden,
     ];
-    let any_token = [Unauth, Ok, Ok, Ok, Ok, Ok, Ok];
+    let any_token = [Unauth, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok];
     let r = |method, template, path: &str, body: Option<Value>, verdicts| Row {
         method,
         template,
@@ -124,7 +129,9 @@ fn rows() -> Vec<Row> {
             "/hub/v1/persons/{ssin}/access-log",
             &format!("/hub/v1/persons/{P}/access-log"),
             None,
-            [Unauth, Forbidden, Forbidden, Forbidden, Ok, Forbidden, Ok],
+            [
+                Unauth, Forbidden, Forbidden, Forbidden, Ok, Forbidden, Ok, Forbidden, Forbidden,
+            ],
         ),
         r("GET", "/hub/v1/audit/key", "/hub/v1/audit/key", None, open),
         r(
@@ -155,21 +162,45 @@ fn rows() -> Vec<Row> {
             None,
             // Another employer's declaration answers 404: its existence is not
             // revealed (checked below with a real declaration).
-            [Unauth, Forbidden, Ok, Ok, Forbidden, Forbidden, Forbidden],
+            [
+                Unauth, Forbidden, Ok, Ok, Forbidden, Forbidden, Forbidden, Ok, Ok,
+            ],
         ),
         r(
             "GET",
             "/REST/dimona/v2/notices",
             "/REST/dimona/v2/notices",
             None,
-            [Unauth, Forbidden, Ok, Ok, Forbidden, Forbidden, Forbidden],
+            [
+                Unauth, Forbidden, Ok, Ok, Forbidden, Forbidden, Forbidden, Ok, Ok,
+            ],
         ),
         r(
             "GET",
             "/REST/dimona/v2/periods",
             "/REST/dimona/v2/periods?employerId=935467",
             None,
-            [Unauth, Forbidden, Ok, Forbidden, Forbidden, Forbidden, Ok],
+            [
+                Unauth, Forbidden, Ok, Forbidden, Forbidden, Forbidden, Ok, Ok, Forbidden,
+            ],
+        ),
+        // A JSON body is not a Dimona file: employers get their negative
+        // ACRF (400), which is past access control.
+        r(
+            "PUT",
+            "/batch/v1/files/{file_name}",
+            "/batch/v1/files/FI.MATRIX",
+            Some(json!({"not": "xml"})),
+            [
+                Unauth, Forbidden, Ok, Ok, Forbidden, Forbidden, Forbidden, Ok, Ok,
+            ],
+        ),
+        r(
+            "GET",
+            "/batch/v1/files/{file_name}/notification",
+            "/batch/v1/files/FI.MATRIX/notification",
+            None,
+            [Unauth, Forbidden, Ok, Ok, Forbidden, Forbidden, Ok, Ok, Ok],
         ),
     ]
 }
@@ -183,6 +214,15 @@ async fn every_caller_gets_exactly_what_the_matrix_says() {
     app.grant("CPAS-LIEGE", "identification", "2", true).await;
     let self_employer = app.add_employer("0009354-67", "0403.170.701").await;
     let other_employer = app.add_employer("100006", "0200.065.765").await;
+    let mandated = app.add_employer("0009355-64", "0403.199.702").await;
+    let unmandated = app.add_employer("0009356-61", "0404.493.859").await;
+    if let (Principal::Employer(e), Principal::Employer(p)) = (&self_employer, &mandated) {
+        app.state
+            .dimona()
+            .grant_mandate(*e, *p, "test")
+            .await
+            .unwrap();
+    }
     let citizen = |s: &str| Principal::parse_subject(&format!("citizen:{s}")).unwrap();
     let tokens: Vec<Option<String>> = vec![
         None,
@@ -192,6 +232,8 @@ async fn every_caller_gets_exactly_what_the_matrix_says() {
         Some(app.token_for(&citizen(P), 600)),
         Some(app.token_for(&citizen(Q), 600)),
         Some(app.token_for(&Principal::Operator, 600)),
+        Some(app.token_for(&mandated, 600)),
+        Some(app.token_for(&unmandated, 600)),
     ];
     let mut failures = Vec::new();
     for row in rows() {

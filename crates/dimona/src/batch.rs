@@ -1,0 +1,457 @@
+//! The batch channel: a Dimona XML file is read as a stream and checked
+//! against the schema's structure; a file with structural errors gets a
+//! negative ACRF listing them (ids, lines) and nothing is kept. Otherwise
+//! every form passes the same door checks as the REST API (identifiers,
+//! the sender's right to declare for the employer): forms that pass are
+//! queued as declarations, the others are refused with their anomalies;
+//! the file, its forms and their declarations become durable in one
+//! transaction, and only then is the positive ACRF sent. The NOTIFICATION
+//! is built once every queued form is processed.
+
+use crate::declaration::{self, DeclarationJson, EmployerRef};
+use crate::{Dimona, SubmitError};
+use kruispunt_batch::acrf::{Stamp, acrf};
+use kruispunt_batch::notification::{Anomaly, NotifiedForm, Original, Outcome, notification};
+use kruispunt_batch::{Form, Limits, ReadOutcome};
+use kruispunt_domain::Invalid;
+use kruispunt_domain::clock::Timestamp;
+use kruispunt_domain::ids::EmployerId;
+use kruispunt_hub::HubError;
+use kruispunt_store::{NewBatchForm, NewDeclaration, StoreError};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// What became of an uploaded file.
+#[derive(Debug)]
+pub enum Received {
+    /// Durable; the positive ACRF.
+    Accepted { acrf: String, forms: usize },
+    /// Refused at reception; the negative ACRF. Nothing was kept.
+    Refused { acrf: String, errors: usize },
+}
+
+#[derive(Debug)]
+pub enum BatchError {
+    /// The file name is not acceptable (field, reason).
+    Invalid(Invalid),
+    /// A file with this name was already received.
+    Duplicate,
+    /// The upload broke off.
+    Io(std::io::Error),
+    Hub(HubError),
+}
+
+impl From<HubError> for BatchError {
+    fn from(e: HubError) -> Self {
+        BatchError::Hub(e)
+    }
+}
+
+impl From<StoreError> for BatchError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { .. } => BatchError::Duplicate,
+            other => BatchError::Hub(HubError::Store(other)),
+        }
+    }
+}
+
+/// The notification of a file, once ready.
+#[derive(Debug)]
+pub enum NotificationState {
+    Unknown,
+    Processing { pending: i64, forms: i64 },
+    Ready(String),
+}
+
+/// File names as ONSS uses them (`FI.DMFA.123456.20210901.000001.R.1.1`):
+/// letters, digits, `.`, `_`, `-`; at most 64 characters (the
+/// NOTIFICATION's limit).
+pub fn check_file_name(name: &str) -> Result<(), Invalid> {
+    if name.is_empty() || name.len() > 64 {
+        return Err(Invalid::new("fileName", "must have 1 to 64 characters"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return Err(Invalid::new(
+            "fileName",
+            "may hold only letters, digits, '.', '_' and '-'",
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(Invalid::new("fileName", "may not start with '.'"));
+    }
+    Ok(())
+}
+
+pub fn stamp(now: Timestamp) -> Stamp {
+    let t = now.offset_date_time();
+    Stamp {
+        date: format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
+        time: format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        ),
+    }
+}
+
+/// An anomaly refusing a form at the door, pointing at the XML value.
+fn door_anomaly(form: &Form, field: &str, message: &str, id_suffix: &str) -> Value {
+    let src = form.source_of(field);
+    let (zone, tag, value, line, column) = match src {
+        Some(v) => (v.zone, v.tag, Some(v.text.clone()), v.line, v.column),
+        None => (
+            kruispunt_batch::schema::element(form.kind).map_or("90059", |e| e.code),
+            form.kind,
+            None,
+            form.kind_line,
+            form.kind_column,
+        ),
+    };
+    json!({"errorId": format!("{zone}-{id_suffix}"), "tag": tag, "value": value,
+           "severity": "B", "labelFr": Value::Null, "labelNl": Value::Null,
+           "message": message, "line": line, "column": column})
+}
+
+/// The anomaly for a failed door check: `-001` when the field is missing,
+/// `-003` when it is invalid.
+fn invalid_anomaly(form: &Form, i: &Invalid) -> Value {
+    let missing = i.message.contains("required") || i.message.starts_with("needs");
+    door_anomaly(
+        form,
+        &i.field,
+        &i.message,
+        if missing { "001" } else { "003" },
+    )
+}
+
+/// What the NOTIFICATION needs to echo, kept with the form.
+fn form_record(form: &Form) -> Value {
+    let text = |p: &str| form.get(p).map(|v| v.text.clone()).unwrap_or_default();
+    let references: Vec<Value> = form
+        .values
+        .iter()
+        .filter(|(p, _)| p == "Reference/ReferenceType")
+        .enumerate()
+        .map(|(i, _)| {
+            let nth = |p: &str| {
+                form.all(p)
+                    .nth(i)
+                    .map(|v| v.text.clone())
+                    .unwrap_or_default()
+            };
+            json!([
+                nth("Reference/ReferenceType"),
+                nth("Reference/ReferenceOrigin"),
+                nth("Reference/ReferenceNbr")
+            ])
+        })
+        .collect();
+    // Where each zone's value was, so processing anomalies can point back.
+    let values: Vec<Value> = form
+        .values
+        .iter()
+        .filter(|(p, _)| p.starts_with(form.kind))
+        .map(|(_, v)| json!([v.tag, v.zone, v.text, v.line, v.column]))
+        .collect();
+    json!({
+        "identification": text("Identification"), "creationDate": text("FormCreationDate"),
+        "creationHour": text("FormCreationHour"), "attestationStatus": text("AttestationStatus"),
+        "typeForm": text("TypeForm"), "references": references, "kind": form.kind,
+        "line": form.kind_line, "column": form.kind_column, "values": values,
+    })
+}
+
+impl Dimona {
+    /// Receives a file from `sender` (an employer, or a provider declaring
+    /// for the employers that mandate it). `input` is read on a blocking
+    /// thread, as a stream (it may bridge an async body).
+    pub async fn receive_file<R: BufRead + Send + 'static>(
+        &self,
+        sender: EmployerId,
+        name: &str,
+        input: R,
+    ) -> Result<Received, BatchError> {
+        check_file_name(name).map_err(BatchError::Invalid)?;
+        if self.hub().store().batch_file(name).await?.is_some() {
+            return Err(BatchError::Duplicate);
+        }
+        let reference = self.new_id();
+        let outcome = tokio::task::spawn_blocking(move || {
+            kruispunt_batch::read_dimona_file(input, &Limits::default())
+        })
+        .await
+        .map_err(|e| BatchError::Hub(HubError::Internal(format!("the file reader stopped: {e}"))))?
+        .map_err(BatchError::Io)?;
+        let now = self.hub().now();
+        let forms = match outcome {
+            ReadOutcome::Rejected(errors) => {
+                metrics::counter!("batch_files_total", "result" => "refused").increment(1);
+                return Ok(Received::Refused {
+                    acrf: acrf(name, &reference, &stamp(now), &errors),
+                    errors: errors.len(),
+                });
+            }
+            ReadOutcome::Accepted(forms) => forms,
+        };
+        let declarant = format!("employer:{sender}");
+        let mut rows = Vec::with_capacity(forms.len());
+        let mut may_declare: HashMap<EmployerRef, Option<EmployerId>> = HashMap::new();
+        for form in &forms {
+            let record = form_record(form).to_string();
+            let refused = |anomaly: Value| NewBatchForm {
+                index: form.index as i64,
+                declaration: None,
+                door_anomalies: Some(Value::Array(vec![anomaly]).to_string()),
+                form: record.clone(),
+            };
+            let Some(body) = form.to_v2_json(Some(sender.value())) else {
+                rows.push(refused(door_anomaly(
+                    form,
+                    "",
+                    "daily registrations are not handled by this service; declare the period with a DimonaIn",
+                    "005",
+                )));
+                continue;
+            };
+            let checked = serde_json::from_value::<DeclarationJson>(body.clone())
+                .map_err(|e| Invalid::new("body", e.to_string()))
+                .and_then(|parsed| declaration::check(&parsed));
+            let checked = match checked {
+                Ok(c) => c,
+                Err(i) => {
+                    rows.push(refused(invalid_anomaly(form, &i)));
+                    continue;
+                }
+            };
+            // The employer, if the sender may declare for it (cached per
+            // file: a file names few employers).
+            let employer = match may_declare.get(&checked.employer) {
+                Some(e) => *e,
+                None => {
+                    let resolved = match checked.employer {
+                        EmployerRef::Id(id) => Some(id),
+                        EmployerRef::Enterprise(en) => self
+                            .hub()
+                            .store()
+                            .employer_by_enterprise(en)
+                            .await?
+                            .map(|e| e.employer_id),
+                    };
+                    let allowed = match resolved {
+                        Some(e) if self.may_act_for(sender, e).await? => Some(e),
+                        _ => None,
+                    };
+                    may_declare.insert(checked.employer, allowed);
+                    allowed
+                }
+            };
+            let Some(employer) = employer else {
+                rows.push(refused(json!({
+                    "errorId": "90256-155", "tag": "EmployerId", "severity": "B",
+                    "labelFr": "Pas de mandat pour cet employeur", "labelNl": "Geen mandaat voor deze werkgever",
+                    "message": "you have no mandate to declare for this employer",
+                    "line": form.kind_line, "column": form.kind_column,
+                })));
+                continue;
+            };
+            rows.push(NewBatchForm {
+                index: form.index as i64,
+                declaration: Some(NewDeclaration {
+                    id: self.new_id(),
+                    employer_id: employer.as_i64(),
+                    declarant: declarant.clone(),
+                    kind: checked.kind.code().into(),
+                    ssin: checked.ssin.map(|s| s.to_string()),
+                    body: body.to_string(),
+                }),
+                door_anomalies: None,
+                form: record,
+            });
+        }
+        self.hub()
+            .store()
+            .insert_batch_file(name, &declarant, &reference, now.millis(), &rows)
+            .await?;
+        metrics::counter!("batch_files_total", "result" => "accepted").increment(1);
+        metrics::counter!("dimona_declarations_received_total", "kind" => "BATCH")
+            .increment(rows.iter().filter(|r| r.declaration.is_some()).count() as u64);
+        self.wake.notify_one();
+        Ok(Received::Accepted {
+            acrf: acrf(name, &reference, &stamp(now), &[]),
+            forms: rows.len(),
+        })
+    }
+
+    /// The NOTIFICATION of a file `sender` sent, once every form is
+    /// processed. Operators (`sender` = None) read every file.
+    pub async fn file_notification(
+        &self,
+        sender: Option<EmployerId>,
+        name: &str,
+    ) -> Result<NotificationState, HubError> {
+        let store = self.hub().store();
+        let Some(file) = store.batch_file(name).await? else {
+            return Ok(NotificationState::Unknown);
+        };
+        if sender.is_some_and(|s| file.declarant != format!("employer:{s}")) {
+            return Ok(NotificationState::Unknown);
+        }
+        let pending = store.batch_pending(name).await?;
+        if pending > 0 {
+            return Ok(NotificationState::Processing {
+                pending,
+                forms: file.forms,
+            });
+        }
+        let rows = store.batch_forms(name).await?;
+        let mut companies: HashMap<i64, Option<String>> = HashMap::new();
+        let mut forms = Vec::with_capacity(rows.len());
+        for row in rows {
+            let rec: Value = serde_json::from_str(&row.form).unwrap_or(Value::Null);
+            let s = |k: &str| rec[k].as_str().unwrap_or_default().to_owned();
+            let original = Original {
+                identification: s("identification"),
+                creation_date: s("creationDate"),
+                creation_hour: s("creationHour"),
+                attestation_status: s("attestationStatus"),
+                type_form: s("typeForm"),
+                references: rec["references"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| {
+                                let p = |i: usize| r[i].as_str().unwrap_or_default().to_owned();
+                                (p(0), p(1), p(2))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+            let values: Vec<Value> = rec["values"].as_array().cloned().unwrap_or_default();
+            let locate = |zone: &str| values.iter().find(|v| v[1].as_str() == Some(zone));
+            let to_anomaly = |a: &Value| {
+                let id = a["errorId"].as_str().unwrap_or_default().to_owned();
+                let zone = id.split('-').next().unwrap_or_default();
+                let at = locate(zone);
+                let class = match a["severity"].as_str() {
+                    Some("B") => "B",
+                    _ => "W",
+                };
+                let label = a["labelFr"]
+                    .as_str()
+                    .or_else(|| a["message"].as_str())
+                    .map(str::to_owned);
+                Anomaly {
+                    error_id: id.clone(),
+                    tag: a["tag"]
+                        .as_str()
+                        .or_else(|| at.and_then(|v| v[0].as_str()))
+                        .map(str::to_owned),
+                    value: a["value"]
+                        .as_str()
+                        .or_else(|| at.and_then(|v| v[2].as_str()))
+                        .map(str::to_owned),
+                    class: class.into(),
+                    label,
+                    line: a["line"]
+                        .as_u64()
+                        .or_else(|| at.and_then(|v| v[3].as_u64()))
+                        .or_else(|| rec["line"].as_u64()),
+                    column: a["column"]
+                        .as_u64()
+                        .or_else(|| at.and_then(|v| v[4].as_u64()))
+                        .or_else(|| rec["column"].as_u64()),
+                }
+            };
+            let inss = values
+                .iter()
+                .find(|v| v[1].as_str() == Some("00024"))
+                .and_then(|v| v[2].as_str())
+                .filter(|s| *s != "0")
+                .map(str::to_owned);
+            let notified = match &row.declaration {
+                None => {
+                    let anomalies: Vec<Value> = row
+                        .door_anomalies
+                        .as_deref()
+                        .and_then(|a| serde_json::from_str(a).ok())
+                        .unwrap_or_default();
+                    NotifiedForm {
+                        original,
+                        employer: None,
+                        inss,
+                        handled_reference: format!("{}-{}", file.reference, row.index),
+                        outcome: Outcome::Refused,
+                        anomalies: anomalies.iter().map(to_anomaly).collect(),
+                        period_id: None,
+                    }
+                }
+                Some(d) => {
+                    let anomalies: Vec<Value> = d
+                        .anomalies
+                        .as_deref()
+                        .and_then(|a| serde_json::from_str(a).ok())
+                        .unwrap_or_default();
+                    let outcome = match d.result.as_deref() {
+                        Some("B") => Outcome::Refused,
+                        Some("S") => Outcome::Pending,
+                        _ => Outcome::Accepted,
+                    };
+                    let company = match companies.get(&d.employer_id) {
+                        Some(c) => c.clone(),
+                        None => {
+                            let c = match u64::try_from(d.employer_id)
+                                .ok()
+                                .and_then(|n| EmployerId::from_value(n).ok())
+                            {
+                                Some(id) => store
+                                    .employer(id)
+                                    .await?
+                                    .map(|e| e.enterprise_number.to_string()),
+                                None => None,
+                            };
+                            companies.insert(d.employer_id, c.clone());
+                            c
+                        }
+                    };
+                    NotifiedForm {
+                        original,
+                        employer: company.map(|c| (d.employer_id.to_string(), c)),
+                        inss: d.ssin.clone().or(inss),
+                        handled_reference: d.id.clone(),
+                        outcome,
+                        anomalies: anomalies.iter().map(to_anomaly).collect(),
+                        period_id: d.period_id.map(|p| format!("{p:012}")),
+                    }
+                }
+            };
+            forms.push(notified);
+        }
+        Ok(NotificationState::Ready(notification(
+            name,
+            &file.reference,
+            &stamp(self.hub().now()),
+            &forms,
+        )))
+    }
+}
+
+impl From<SubmitError> for BatchError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Invalid(i) => BatchError::Invalid(i),
+            SubmitError::NoMandate => BatchError::Invalid(Invalid::new(
+                "employer",
+                "no mandate to declare for this employer",
+            )),
+            SubmitError::Hub(h) => BatchError::Hub(h),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The batch channel's files and forms.
+
+use crate::dimona::{declaration_from, write_declarations};
+use crate::{DeclarationRow, NewDeclaration, Store, StoreError};
+use sqlx::{AssertSqlSafe, Row};
+
+/// A form of a received file: queued as a declaration, or refused at the
+/// door with its anomalies (JSON).
+#[derive(Debug, Clone)]
+pub struct NewBatchForm {
+    pub index: i64,
+    pub declaration: Option<NewDeclaration>,
+    pub door_anomalies: Option<String>,
+    /// What the NOTIFICATION echoes and where values were in the file (JSON).
+    pub form: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BatchFileRow {
+    pub name: String,
+    pub declarant: String,
+    pub reference: String,
+    pub received_at: i64,
+    pub forms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BatchFormRow {
+    pub index: i64,
+    pub door_anomalies: Option<String>,
+    pub form: String,
+    pub declaration: Option<DeclarationRow>,
+}
+
+impl Store {
+    /// Stores a received file, its forms and their declarations in ONE
+    /// transaction: the positive ACRF is sent only after this returns.
+    /// The same name twice → `Conflict`.
+    pub async fn insert_batch_file(
+        &self,
+        name: &str,
+        declarant: &str,
+        reference: &str,
+        now: i64,
+        forms: &[NewBatchForm],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO batch_files (name, declarant, reference, received_at, forms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(name.to_owned())
+        .bind(declarant.to_owned())
+        .bind(reference.to_owned())
+        .bind(now)
+        .bind(forms.len() as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "a file with this name"))?;
+        let declarations: Vec<NewDeclaration> =
+            forms.iter().filter_map(|f| f.declaration.clone()).collect();
+        for chunk in declarations.chunks(self.bulk_rows(7)) {
+            write_declarations(&mut tx, self.backend, chunk, now).await?;
+        }
+        for chunk in forms.chunks(self.bulk_rows(5)) {
+            let sql = format!(
+                "INSERT INTO batch_forms (file_name, form_index, declaration_id, door_anomalies, form) VALUES {}",
+                crate::registers::placeholders(self.backend, chunk.len(), 5)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for f in chunk {
+                q = q
+                    .bind(name.to_owned())
+                    .bind(f.index)
+                    .bind(f.declaration.as_ref().map(|d| d.id.clone()))
+                    .bind(f.door_anomalies.clone())
+                    .bind(f.form.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn batch_file(&self, name: &str) -> Result<Option<BatchFileRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM batch_files WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| -> Result<BatchFileRow, sqlx::Error> {
+            Ok(BatchFileRow {
+                name: r.try_get("name")?,
+                declarant: r.try_get("declarant")?,
+                reference: r.try_get("reference")?,
+                received_at: r.try_get("received_at")?,
+                forms: r.try_get("forms")?,
+            })
+        })
+        .transpose()
+        .map_err(Into::into)
+    }
+
+    /// Forms of the file not processed yet.
+    pub async fn batch_pending(&self, name: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) AS n FROM batch_forms f JOIN dimona_declarations d ON d.id = f.declaration_id \
+             WHERE f.file_name = $1 AND d.processed_at IS NULL",
+        )
+        .bind(name.to_owned())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?)
+    }
+
+    /// The file's forms in file order, each with its declaration.
+    pub async fn batch_forms(&self, name: &str) -> Result<Vec<BatchFormRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.form_index, f.door_anomalies, f.form, d.* FROM batch_forms f \
+             LEFT JOIN dimona_declarations d ON d.id = f.declaration_id \
+             WHERE f.file_name = $1 ORDER BY f.form_index",
+        )
+        .bind(name.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| -> Result<BatchFormRow, sqlx::Error> {
+                let declared: Option<String> = r.try_get("id")?;
+                Ok(BatchFormRow {
+                    index: r.try_get("form_index")?,
+                    door_anomalies: r.try_get("door_anomalies")?,
+                    form: r.try_get("form")?,
+                    declaration: match declared {
+                        Some(_) => Some(declaration_from(r)?),
+                        None => None,
+                    },
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(Into::into)
+    }
+}
