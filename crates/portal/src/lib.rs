@@ -45,6 +45,11 @@ pub struct PortalConfig {
     pub lockout_seconds: i64,
     /// Failed sign-ins accepted from one address per 15 minutes.
     pub max_failures_per_address: u32,
+    /// Largest form body (sign-in, Dimona, CSV upload), in bytes.
+    pub form_body_limit: usize,
+    /// Largest batch file uploaded through `/employer/batch`, in bytes
+    /// (the API's batch limit).
+    pub upload_body_limit: usize,
 }
 
 impl Default for PortalConfig {
@@ -56,6 +61,8 @@ impl Default for PortalConfig {
             max_failed_logins: 5,
             lockout_seconds: 15 * 60,
             max_failures_per_address: 30,
+            form_body_limit: 1024 * 1024,
+            upload_body_limit: 64 * 1024 * 1024,
         }
     }
 }
@@ -517,9 +524,18 @@ fn error_page(portal: &Portal, ctx: &Ctx, err: PortalError) -> Response {
 }
 
 /// The portal's routes, with their middleware (language, session,
-/// security headers, error pages).
+/// security headers, error pages) and body limits: forms are small, batch
+/// files are not.
 pub fn router(portal: Portal) -> Router {
-    pages::routes()
+    use tower_http::limit::RequestBodyLimitLayer;
+    let config = portal.config();
+    let forms = pages::routes().layer(RequestBodyLimitLayer::new(config.form_body_limit));
+    // The upload handler streams the file and stops at
+    // `upload_body_limit` itself, so that the user gets a page saying the
+    // file is too large rather than a bare 413.
+    let uploads = pages::upload_routes().layer(axum::extract::DefaultBodyLimit::disable());
+    forms
+        .merge(uploads)
         .layer(from_fn_with_state(portal.clone(), prepare))
         .with_state(portal)
 }

@@ -44,6 +44,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("mailbox.html", include_str!("../templates/mailbox.html")),
     ("batch.html", include_str!("../templates/batch.html")),
+    (
+        "batch_file.html",
+        include_str!("../templates/batch_file.html"),
+    ),
     ("citizen.html", include_str!("../templates/citizen.html")),
     (
         "access_log.html",

@@ -39,10 +39,9 @@ pub fn router(state: AppState) -> Router {
         .merge(batch)
         .with_state(state.clone())
         // The portal's HTML pages (its own middleware: language, session,
-        // CSRF, security headers).
-        .merge(
-            kruispunt_portal::router(portal).layer(RequestBodyLimitLayer::new(config.body_limit)),
-        )
+        // CSRF, security headers, and body limits: the forms get the API's
+        // limit, the batch upload the batch channel's).
+        .merge(kruispunt_portal::router(portal))
         .fallback(move |req: axum::extract::Request| {
             let portal = fallback_portal.clone();
             async move { routes::system::not_found(&portal, req).await }

@@ -120,7 +120,11 @@ impl AppState {
             dimona.clone(),
             clock.clone(),
             entropy.clone(),
-            kruispunt_portal::PortalConfig::for_public_url(config.public_url.as_deref()),
+            kruispunt_portal::PortalConfig {
+                form_body_limit: config.body_limit,
+                upload_body_limit: config.batch_body_limit,
+                ..kruispunt_portal::PortalConfig::for_public_url(config.public_url.as_deref())
+            },
         )
         .map_err(|e| ApiError::internal(format!("portal: {e}")))?;
         Ok(Self(Arc::new(Inner {

@@ -183,8 +183,67 @@ result-S = Wartet auf Identifizierung
 mailbox-title = Dimona-Postfach
 mailbox-lead = Eine Mitteilung für jede verarbeitete Meldung, die neueste zuerst (höchstens 100).
 batch-title = Dateiübertragung (Batch)
-batch-pending-title = Demnächst verfügbar
-batch-pending-text = Der Batch-Kanal (Dimona-XML-Dateien, Empfangsbestätigung ACRF und NOTIFICATION) befindet sich im Aufbau. Melden Sie bis dahin über das Formular oder die REST-API.
+batch-lead = Senden Sie eine Dimona-XML-Datei (Dimona_20231.xsd) mit beliebig vielen Meldungen. Sie erhalten sofort die Empfangsbestätigung (ACRF) und, sobald jedes Formular verarbeitet ist, das Ergebnis jedes Formulars (NOTIFICATION), wie über die Batch-API.
+batch-file = Dimona-XML-Datei
+batch-file-hint = Eine XML-Datei nach Dimona_20231.xsd, höchstens { $mb } MB.
+batch-name = Name der Datei
+batch-name-hint = Standardmäßig der Name der gewählten Datei. Nur Buchstaben, Ziffern, Punkte, Bindestriche und Unterstriche, höchstens 64 Zeichen; jeder Name wird nur einmal angenommen.
+batch-send = Datei senden
+batch-refused-title = Datei beim Empfang abgelehnt
+batch-refused-text = Die Datei { $name } wurde nicht angenommen und nichts wurde gespeichert: Berichtigen Sie die folgenden Fehler und senden Sie sie erneut.
+batch-acrf-raw = Die Empfangsbestätigung (ACRF) als XML anzeigen
+batch-files-title = Gesendete Dateien
+batch-no-files = Sie haben noch keine Datei gesendet.
+batch-status-processing = { $pending ->
+    [one] 1 Formular in Bearbeitung
+   *[other] { $pending } Formulare in Bearbeitung
+}
+batch-status-accepted = { $count ->
+    [one] 1 angenommen
+   *[other] { $count } angenommen
+}
+batch-status-refused = { $count ->
+    [one] 1 abgelehnt
+   *[other] { $count } abgelehnt
+}
+batch-file-title = Datei
+batch-back = Zurück zur Dateiübertragung
+batch-acrf-title = Datei empfangen
+batch-acrf-text = { $forms ->
+    [one] Die Datei und ihr Formular sind gespeichert (positive Empfangsbestätigung, ACRF).
+   *[other] Die Datei und ihre { $forms } Formulare sind gespeichert (positive Empfangsbestätigung, ACRF).
+}
+batch-reference = Der Datei zugewiesene Referenz
+batch-acrf-download = Die Empfangsbestätigung herunterladen (ACRF, XML)
+batch-notification-title = Ergebnis jedes Formulars (NOTIFICATION)
+batch-processing = { $pending } von { $forms } Formularen werden noch verarbeitet. Das dauert meist nur einige Sekunden.
+batch-totals = Angenommen: { $accepted }. Abgelehnt: { $refused }. Warten auf Identifizierung: { $waiting }.
+batch-notification-download = Die NOTIFICATION herunterladen (XML)
+batch-at-line = Zeile { $line }
+batch-kind-DimonaIn = Beginn (IN)
+batch-kind-DimonaOut = Ende (OUT)
+batch-kind-DimonaUpdate = Änderung (UPDATE)
+batch-kind-DimonaCancel = Annullierung (CANCEL)
+batch-error-no-file = Wählen Sie die zu sendende Datei
+batch-error-too-large = Die Datei ist zu groß
+batch-error-name = Der Dateiname darf nur Buchstaben, Ziffern, Punkte, Bindestriche und Unterstriche enthalten (höchstens 64 Zeichen): Geben Sie ihr hier einen solchen Namen
+batch-error-duplicate = Eine Datei mit diesem Namen wurde bereits empfangen: Geben Sie dieser Datei einen anderen Namen
+batch-error-interrupted = Die Datei konnte nicht bis zum Ende gelesen werden: Senden Sie sie erneut
+batch-anomaly-file = Die Datei ist kein lesbares Dimona-XML-Dokument
+batch-anomaly-missing = Pflichtelement fehlt: { $tag }
+batch-anomaly-invalid = Ungültiger Wert: { $tag }
+batch-anomaly-not-allowed = Element hier nicht erlaubt: { $tag }
+batch-anomaly-too-many = Zu viele Elemente: { $tag }
+batch-anomaly-structure = Unerwartetes oder falsch platziertes Element in { $tag }
+batch-anomaly-other = Anomalie in { $tag }
+col-error-id = Fehler
+col-line = Zeile
+col-column = Spalte
+col-problem = Problem
+col-file = Datei
+col-received = Empfangen
+col-forms = Formulare
+col-form = Formular
 dimona-new-title = Dimona-Meldung
 dimona-kinds = Art der Meldung
 dimona-kind-in = Beginn (IN)

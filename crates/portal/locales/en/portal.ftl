@@ -183,8 +183,67 @@ result-S = Waiting for identification
 mailbox-title = Dimona mailbox
 mailbox-lead = A notice for every processed declaration, newest first (at most 100).
 batch-title = File upload (batch)
-batch-pending-title = Coming soon
-batch-pending-text = The batch channel (Dimona XML files, ACRF acknowledgement and NOTIFICATION) is being built. Meanwhile, declare with the form or the REST API.
+batch-lead = Send a Dimona XML file (Dimona_20231.xsd) with as many declarations as you like. You get the acknowledgement (ACRF) at once and, once every form is processed, the result of each one (NOTIFICATION), as with the batch API.
+batch-file = Dimona XML file
+batch-file-hint = An XML file following Dimona_20231.xsd, at most { $mb } MB.
+batch-name = Name of the file
+batch-name-hint = By default the name of the file you choose. Letters, digits, dots, hyphens and underscores only, at most 64 characters; each name is received once.
+batch-send = Send the file
+batch-refused-title = File refused at reception
+batch-refused-text = The file { $name } was not received and nothing was kept: correct the errors below and send it again.
+batch-acrf-raw = Show the acknowledgement (ACRF) as XML
+batch-files-title = Files sent
+batch-no-files = You have not sent any file yet.
+batch-status-processing = { $pending ->
+    [one] 1 form being processed
+   *[other] { $pending } forms being processed
+}
+batch-status-accepted = { $count ->
+    [one] 1 accepted
+   *[other] { $count } accepted
+}
+batch-status-refused = { $count ->
+    [one] 1 refused
+   *[other] { $count } refused
+}
+batch-file-title = File
+batch-back = Back to file upload
+batch-acrf-title = File received
+batch-acrf-text = { $forms ->
+    [one] The file and its form are stored (positive acknowledgement, ACRF).
+   *[other] The file and its { $forms } forms are stored (positive acknowledgement, ACRF).
+}
+batch-reference = Reference given to the file
+batch-acrf-download = Download the acknowledgement (ACRF, XML)
+batch-notification-title = Result of each form (NOTIFICATION)
+batch-processing = { $pending } of { $forms } forms are still being processed. This usually takes a few seconds.
+batch-totals = Accepted: { $accepted }. Refused: { $refused }. Waiting for identification: { $waiting }.
+batch-notification-download = Download the NOTIFICATION (XML)
+batch-at-line = line { $line }
+batch-kind-DimonaIn = Start (IN)
+batch-kind-DimonaOut = End (OUT)
+batch-kind-DimonaUpdate = Change (UPDATE)
+batch-kind-DimonaCancel = Cancellation (CANCEL)
+batch-error-no-file = Choose the file to send
+batch-error-too-large = The file is too large
+batch-error-name = The file name may hold only letters, digits, dots, hyphens and underscores (at most 64 characters): give it such a name here
+batch-error-duplicate = A file with this name was already received: give this one another name
+batch-error-interrupted = The file could not be read to its end: send it again
+batch-anomaly-file = The file is not a readable Dimona XML document
+batch-anomaly-missing = Mandatory element missing: { $tag }
+batch-anomaly-invalid = Invalid value: { $tag }
+batch-anomaly-not-allowed = Element not allowed here: { $tag }
+batch-anomaly-too-many = Too many elements: { $tag }
+batch-anomaly-structure = Unexpected or misplaced element in { $tag }
+batch-anomaly-other = Anomaly in { $tag }
+col-error-id = Error
+col-line = Line
+col-column = Column
+col-problem = Problem
+col-file = File
+col-received = Received
+col-forms = Forms
+col-form = Form
 dimona-new-title = Dimona declaration
 dimona-kinds = Kind of declaration
 dimona-kind-in = Start (IN)

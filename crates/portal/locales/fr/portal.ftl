@@ -183,8 +183,67 @@ result-S = En attente d'identification
 mailbox-title = Boîte aux lettres Dimona
 mailbox-lead = Un avis pour chaque déclaration traitée, la plus récente d'abord (100 au plus).
 batch-title = Envoi de fichiers (batch)
-batch-pending-title = Bientôt disponible
-batch-pending-text = Le canal batch (fichiers XML Dimona, accusé de réception ACRF et NOTIFICATION) est en cours de réalisation. En attendant, déclarez par le formulaire ou par l'API REST.
+batch-lead = Envoyez un fichier XML Dimona (Dimona_20231.xsd) avec autant de déclarations que vous le souhaitez. Vous recevez tout de suite l'accusé de réception (ACRF) puis, une fois chaque formulaire traité, le résultat de chacun (NOTIFICATION), comme avec l'API batch.
+batch-file = Fichier XML Dimona
+batch-file-hint = Un fichier XML conforme à Dimona_20231.xsd, de { $mb } Mo au plus.
+batch-name = Nom du fichier
+batch-name-hint = Par défaut, le nom du fichier choisi. Lettres, chiffres, points, traits d'union et soulignés uniquement, 64 caractères au plus ; chaque nom n'est reçu qu'une fois.
+batch-send = Envoyer le fichier
+batch-refused-title = Fichier refusé à la réception
+batch-refused-text = Le fichier { $name } n'a pas été reçu et rien n'a été conservé : corrigez les erreurs ci-dessous et envoyez-le à nouveau.
+batch-acrf-raw = Afficher l'accusé de réception (ACRF) en XML
+batch-files-title = Fichiers envoyés
+batch-no-files = Vous n'avez encore envoyé aucun fichier.
+batch-status-processing = { $pending ->
+    [one] 1 formulaire en traitement
+   *[other] { $pending } formulaires en traitement
+}
+batch-status-accepted = { $count ->
+    [one] 1 accepté
+   *[other] { $count } acceptés
+}
+batch-status-refused = { $count ->
+    [one] 1 refusé
+   *[other] { $count } refusés
+}
+batch-file-title = Fichier
+batch-back = Retour à l'envoi de fichiers
+batch-acrf-title = Fichier reçu
+batch-acrf-text = { $forms ->
+    [one] Le fichier et son formulaire sont enregistrés (accusé de réception positif, ACRF).
+   *[other] Le fichier et ses { $forms } formulaires sont enregistrés (accusé de réception positif, ACRF).
+}
+batch-reference = Référence attribuée au fichier
+batch-acrf-download = Télécharger l'accusé de réception (ACRF, XML)
+batch-notification-title = Résultat de chaque formulaire (NOTIFICATION)
+batch-processing = { $pending } formulaire(s) sur { $forms } encore en traitement. Cela prend en général quelques secondes.
+batch-totals = Acceptés : { $accepted }. Refusés : { $refused }. En attente d'identification : { $waiting }.
+batch-notification-download = Télécharger la NOTIFICATION (XML)
+batch-at-line = ligne { $line }
+batch-kind-DimonaIn = Début (IN)
+batch-kind-DimonaOut = Fin (OUT)
+batch-kind-DimonaUpdate = Modification (UPDATE)
+batch-kind-DimonaCancel = Annulation (CANCEL)
+batch-error-no-file = Choisissez le fichier à envoyer
+batch-error-too-large = Le fichier est trop volumineux
+batch-error-name = Le nom du fichier ne peut contenir que des lettres, chiffres, points, traits d'union et soulignés (64 caractères au plus) : donnez-lui un tel nom ici
+batch-error-duplicate = Un fichier portant ce nom a déjà été reçu : donnez un autre nom à celui-ci
+batch-error-interrupted = Le fichier n'a pas pu être lu jusqu'au bout : envoyez-le à nouveau
+batch-anomaly-file = Le fichier n'est pas un document XML Dimona lisible
+batch-anomaly-missing = Élément obligatoire absent : { $tag }
+batch-anomaly-invalid = Valeur invalide : { $tag }
+batch-anomaly-not-allowed = Élément non autorisé ici : { $tag }
+batch-anomaly-too-many = Trop d'éléments : { $tag }
+batch-anomaly-structure = Élément inattendu ou mal placé dans { $tag }
+batch-anomaly-other = Anomalie dans { $tag }
+col-error-id = Erreur
+col-line = Ligne
+col-column = Colonne
+col-problem = Problème
+col-file = Fichier
+col-received = Reçu le
+col-forms = Formulaires
+col-form = Formulaire
 dimona-new-title = Déclaration Dimona
 dimona-kinds = Type de déclaration
 dimona-kind-in = Entrée (IN)

@@ -183,8 +183,67 @@ result-S = Wacht op identificatie
 mailbox-title = Dimona-brievenbus
 mailbox-lead = Een bericht voor elke verwerkte aangifte, de recentste eerst (maximaal 100).
 batch-title = Bestanden versturen (batch)
-batch-pending-title = Binnenkort beschikbaar
-batch-pending-text = Het batchkanaal (Dimona-XML-bestanden, ontvangstbewijs ACRF en NOTIFICATION) is in aanbouw. Gebruik intussen het formulier of de REST-API.
+batch-lead = Verstuur een Dimona-XML-bestand (Dimona_20231.xsd) met zoveel aangiften als u wilt. U krijgt meteen het ontvangstbewijs (ACRF) en, zodra elk formulier verwerkt is, het resultaat van elk formulier (NOTIFICATION), zoals met de batch-API.
+batch-file = Dimona-XML-bestand
+batch-file-hint = Een XML-bestand volgens Dimona_20231.xsd, hoogstens { $mb } MB.
+batch-name = Naam van het bestand
+batch-name-hint = Standaard de naam van het gekozen bestand. Alleen letters, cijfers, punten, koppeltekens en underscores, hoogstens 64 tekens; elke naam wordt maar één keer ontvangen.
+batch-send = Bestand versturen
+batch-refused-title = Bestand geweigerd bij ontvangst
+batch-refused-text = Het bestand { $name } werd niet ontvangen en er werd niets bewaard: verbeter de fouten hieronder en verstuur het opnieuw.
+batch-acrf-raw = Het ontvangstbewijs (ACRF) als XML tonen
+batch-files-title = Verstuurde bestanden
+batch-no-files = U hebt nog geen bestand verstuurd.
+batch-status-processing = { $pending ->
+    [one] 1 formulier in verwerking
+   *[other] { $pending } formulieren in verwerking
+}
+batch-status-accepted = { $count ->
+    [one] 1 aanvaard
+   *[other] { $count } aanvaard
+}
+batch-status-refused = { $count ->
+    [one] 1 geweigerd
+   *[other] { $count } geweigerd
+}
+batch-file-title = Bestand
+batch-back = Terug naar bestanden versturen
+batch-acrf-title = Bestand ontvangen
+batch-acrf-text = { $forms ->
+    [one] Het bestand en zijn formulier zijn opgeslagen (positief ontvangstbewijs, ACRF).
+   *[other] Het bestand en zijn { $forms } formulieren zijn opgeslagen (positief ontvangstbewijs, ACRF).
+}
+batch-reference = Referentie toegekend aan het bestand
+batch-acrf-download = Het ontvangstbewijs downloaden (ACRF, XML)
+batch-notification-title = Resultaat van elk formulier (NOTIFICATION)
+batch-processing = { $pending } van { $forms } formulieren worden nog verwerkt. Dat duurt meestal enkele seconden.
+batch-totals = Aanvaard: { $accepted }. Geweigerd: { $refused }. Wacht op identificatie: { $waiting }.
+batch-notification-download = De NOTIFICATION downloaden (XML)
+batch-at-line = regel { $line }
+batch-kind-DimonaIn = Begin (IN)
+batch-kind-DimonaOut = Einde (OUT)
+batch-kind-DimonaUpdate = Wijziging (UPDATE)
+batch-kind-DimonaCancel = Annulering (CANCEL)
+batch-error-no-file = Kies het bestand dat u wilt versturen
+batch-error-too-large = Het bestand is te groot
+batch-error-name = De bestandsnaam mag alleen letters, cijfers, punten, koppeltekens en underscores bevatten (hoogstens 64 tekens): geef het hier zo'n naam
+batch-error-duplicate = Er werd al een bestand met deze naam ontvangen: geef dit bestand een andere naam
+batch-error-interrupted = Het bestand kon niet tot het einde gelezen worden: verstuur het opnieuw
+batch-anomaly-file = Het bestand is geen leesbaar Dimona-XML-document
+batch-anomaly-missing = Verplicht element ontbreekt: { $tag }
+batch-anomaly-invalid = Ongeldige waarde: { $tag }
+batch-anomaly-not-allowed = Element hier niet toegestaan: { $tag }
+batch-anomaly-too-many = Te veel elementen: { $tag }
+batch-anomaly-structure = Onverwacht of verkeerd geplaatst element in { $tag }
+batch-anomaly-other = Anomalie in { $tag }
+col-error-id = Fout
+col-line = Regel
+col-column = Kolom
+col-problem = Probleem
+col-file = Bestand
+col-received = Ontvangen
+col-forms = Formulieren
+col-form = Formulier
 dimona-new-title = Dimona-aangifte
 dimona-kinds = Soort aangifte
 dimona-kind-in = Indiensttreding (IN)

@@ -580,14 +580,6 @@ pub async fn mailbox(
     portal.page(&ctx, "mailbox.html", json!({"notices": notices}))
 }
 
-pub async fn batch(
-    State(portal): State<Portal>,
-    Extension(ctx): Extension<Ctx>,
-) -> Result<Response, PortalError> {
-    ctx.employer()?;
-    portal.page(&ctx, "batch.html", json!({}))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

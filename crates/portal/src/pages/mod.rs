@@ -1,6 +1,7 @@
 //! The portal's pages, one module per audience.
 
 mod auth;
+mod batch;
 mod citizen;
 mod employer;
 mod institution;
@@ -29,7 +30,16 @@ pub fn routes() -> Router<Portal> {
         .route("/employer/dimona/{id}", get(employer::dimona_status))
         .route("/employer/personnel-file", get(employer::personnel_file))
         .route("/employer/mailbox", get(employer::mailbox))
-        .route("/employer/batch", get(employer::batch))
+        .route("/employer/batch", get(batch::home))
+        .route("/employer/batch/files/{name}", get(batch::file))
+        .route(
+            "/employer/batch/files/{name}/notification.xml",
+            get(batch::notification_xml),
+        )
+        .route(
+            "/employer/batch/files/{name}/acrf.xml",
+            get(batch::acrf_xml),
+        )
         .route("/citizen", get(citizen::home))
         .route("/citizen/access-log", get(citizen::access_log))
         .route("/citizen/corrections", post(citizen::request_correction))
@@ -50,6 +60,11 @@ pub fn routes() -> Router<Portal> {
             "/operator/corrections/{id}",
             post(operator::answer_correction),
         )
+}
+
+/// Routes that take files larger than a form (their own body limit).
+pub fn upload_routes() -> Router<Portal> {
+    Router::new().route("/employer/batch", post(batch::upload))
 }
 
 /// A submitted form (or query string), field by field.

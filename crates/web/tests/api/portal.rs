@@ -416,3 +416,309 @@ async fn dimona_form_errors_are_next_to_their_field_in_the_users_language() {
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("/employer/dimona/"), "{location}");
 }
+
+/// A `multipart/form-data` body: (field, file name, content).
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----kruispunt-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, file, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/xml\r\n\r\n")
+                    .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Signs in `email` and returns (session cookie value, its CSRF token).
+async fn signed_in(app: &TestApp, http: &reqwest::Client, email: &str) -> (String, String) {
+    let csrf = login_form(app, http).await;
+    let res = login(app, http, &csrf, email, PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let session = cookie_value(&set_cookie(&res, "kp_session").unwrap());
+    let token = app_session_csrf(app, &session).await;
+    (session, token)
+}
+
+async fn upload(
+    app: &TestApp,
+    http: &reqwest::Client,
+    cookie: &str,
+    parts: &[(&str, Option<&str>, &[u8])],
+) -> reqwest::Response {
+    let (ct, body) = multipart(parts);
+    http.post(app.url("/employer/batch"))
+        .header("cookie", cookie)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn batch_page_sends_a_file_like_the_api_and_shows_acrf_and_notification() {
+    use crate::batch::{dimona_in, file, form};
+    let app = TestApp::spawn().await;
+    app.add_person("93051822361", "Peeters", "Jan").await;
+    let employer = app.add_employer("000935467", "0403170701").await;
+    add_user(&app, "boss@example.be", &employer).await;
+    let http = client();
+    let (session, token) = signed_in(&app, &http, "boss@example.be").await;
+    let cookie = format!("kp_session={session}; kp_lang=nl");
+
+    let res = http
+        .get(app.url("/employer/batch"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("enctype=\"multipart/form-data\""));
+    assert!(body.contains("U hebt nog geen bestand verstuurd"));
+
+    // Two forms: one accepted, one refused at the door (bad INSS).
+    let xml = file(&[
+        dimona_in("935467", "93051822361", "2026-12-01"),
+        dimona_in("935467", "93051822362", "2026-12-01"),
+    ]);
+    // Without the session's CSRF token nothing is read.
+    let res = upload(
+        &app,
+        &http,
+        &cookie,
+        &[("file", Some("FI.DIMONA.1.xml"), xml.as_bytes())],
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    let res = upload(
+        &app,
+        &http,
+        &cookie,
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("name", None, b""),
+            ("file", Some("FI.DIMONA.1.xml"), xml.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.headers()["location"],
+        "/employer/batch/files/FI.DIMONA.1.xml"
+    );
+    let res = http
+        .get(app.url("/employer/batch/files/FI.DIMONA.1.xml"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Bestand ontvangen"), "the ACRF: {body}");
+    assert!(body.contains("id=\"notification\""), "processed: {body}");
+    assert!(body.contains("Aanvaard: 1. Geweigerd: 1."), "{body}");
+    // The refused form: its id, the element, the value and the line.
+    assert!(body.contains("00024-003"), "{body}");
+    assert!(
+        body.contains(
+            "<span class=\"code\">INSS</span> = <span class=\"code\">93051822362</span>, regel 25"
+        ),
+        "{body}"
+    );
+    // The accepted one: its period.
+    let period = body
+        .split("tag-result-A")
+        .nth(1)
+        .and_then(|s| s.split("<td class=\"code\">").nth(1))
+        .and_then(|s| s.split('<').next())
+        .unwrap();
+    assert_eq!(period.len(), 12, "{body}");
+
+    // The list, the raw documents.
+    let list = http
+        .get(app.url("/employer/batch"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("href=\"/employer/batch/files/FI.DIMONA.1.xml\""));
+    assert!(
+        list.contains("1 aanvaard") && list.contains("1 geweigerd"),
+        "{list}"
+    );
+    let res = http
+        .get(app.url("/employer/batch/files/FI.DIMONA.1.xml/notification.xml"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
+    let n = res.text().await.unwrap();
+    assert!(n.contains("<NOTIFICATION") && n.contains(period), "{n}");
+    let acrf = http
+        .get(app.url("/employer/batch/files/FI.DIMONA.1.xml/acrf.xml"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(acrf.contains("<ResultCode>1</ResultCode>"), "{acrf}");
+
+    // The same name again: the error is next to the name field.
+    let res = upload(
+        &app,
+        &http,
+        &cookie,
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("name", None, b""),
+            ("file", Some("FI.DIMONA.1.xml"), xml.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("id=\"f-name-error\""), "{body}");
+    assert!(body.contains("al een bestand met deze naam"), "{body}");
+
+    // A name the channel does not accept, then no file at all.
+    let res = upload(
+        &app,
+        &http,
+        &cookie,
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("name", None, b"my file (2).xml"),
+            ("file", Some("x.xml"), xml.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("id=\"f-name-error\""));
+    let res = upload(
+        &app,
+        &http,
+        &cookie,
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("name", None, b""),
+            ("file", Some(""), b""),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("id=\"f-file-error\""));
+
+    // A file with a structural error: the negative ACRF, readably, in
+    // English; nothing kept.
+    let bad = file(&[form(
+        "\t\t<DimonaIn>\n\t\t\t<StartingDate>2026-13-01</StartingDate>\n\t\t</DimonaIn>\n",
+    )]);
+    let res = upload(
+        &app,
+        &http,
+        &format!("kp_session={session}; kp_lang=en"),
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("name", None, b"FI.BAD.1"),
+            ("file", Some("whatever.xml"), bad.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("File refused at reception"), "{body}");
+    assert!(
+        body.contains(
+            "<td class=\"code\">00910-003</td><td>10</td><td>4</td><td>Start date invalid"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("&lt;ResultCode&gt;0&lt;"),
+        "the raw ACRF: {body}"
+    );
+    let res = http
+        .get(app.url("/employer/batch/files/FI.BAD.1"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // Another employer sees neither the file nor its documents.
+    let other = app.add_employer("0009355-64", "0403.199.702").await;
+    add_user(&app, "other@example.be", &other).await;
+    let (other_session, _) = signed_in(&app, &http, "other@example.be").await;
+    for path in [
+        "/employer/batch/files/FI.DIMONA.1.xml",
+        "/employer/batch/files/FI.DIMONA.1.xml/notification.xml",
+        "/employer/batch/files/FI.DIMONA.1.xml/acrf.xml",
+    ] {
+        let res = http
+            .get(app.url(path))
+            .header("cookie", format!("kp_session={other_session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_batch_file_over_the_limit_is_refused_with_a_page() {
+    use crate::batch::{dimona_in, file};
+    let app = TestApp::spawn_with(kruispunt_web::WebConfig {
+        batch_body_limit: 4096,
+        ..Default::default()
+    })
+    .await;
+    let employer = app.add_employer("000935467", "0403170701").await;
+    add_user(&app, "boss@example.be", &employer).await;
+    let http = client();
+    let (session, token) = signed_in(&app, &http, "boss@example.be").await;
+    let forms: Vec<String> = (0..20)
+        .map(|_| dimona_in("935467", "93051822361", "2026-12-01"))
+        .collect();
+    let xml = file(&forms);
+    assert!(xml.len() > 4096);
+    let res = upload(
+        &app,
+        &http,
+        &format!("kp_session={session}; kp_lang=en"),
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("file", Some("FI.BIG"), xml.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 413);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("id=\"f-file-error\"") && body.contains("too large"),
+        "{body}"
+    );
+    assert!(app.store.batch_file("FI.BIG").await.unwrap().is_none());
+}
