@@ -12,7 +12,7 @@ use crate::declaration::{self, DeclarationJson, EmployerRef};
 use crate::{Dimona, SubmitError};
 use kruispunt_batch::acrf::{Stamp, acrf};
 use kruispunt_batch::notification::{Anomaly, NotifiedForm, Original, Outcome, notification};
-use kruispunt_batch::{Form, Limits, ReadOutcome};
+use kruispunt_batch::{FileError, Form, Limits, ReadOutcome};
 use kruispunt_domain::Invalid;
 use kruispunt_domain::clock::Timestamp;
 use kruispunt_domain::ids::EmployerId;
@@ -27,8 +27,13 @@ use std::io::BufRead;
 pub enum Received {
     /// Durable; the positive ACRF.
     Accepted { acrf: String, forms: usize },
-    /// Refused at reception; the negative ACRF. Nothing was kept.
-    Refused { acrf: String, errors: usize },
+    /// Refused at reception; the negative ACRF and the errors it lists
+    /// (id, line, column, reason), for callers that show them otherwise
+    /// than as XML. Nothing was kept.
+    Refused {
+        acrf: String,
+        errors: Vec<FileError>,
+    },
 }
 
 #[derive(Debug)]
@@ -64,6 +69,45 @@ pub enum NotificationState {
     Processing { pending: i64, forms: i64 },
     Ready(String),
 }
+
+/// What the NOTIFICATION of a file says, before it is written as XML.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    pub name: String,
+    /// The number kruispunt gave the file (in the ACRF).
+    pub reference: String,
+    /// Epoch milliseconds.
+    pub received_at: i64,
+    /// In file order.
+    pub forms: Vec<ReportedForm>,
+}
+
+/// One form of a processed file.
+#[derive(Debug, Clone)]
+pub struct ReportedForm {
+    /// 1-based position in the file.
+    pub index: i64,
+    /// `DimonaIn`, `DimonaOut`, `DimonaUpdate`, `DimonaCancel`, …
+    pub kind: String,
+    /// The declaration queued for the form; `None` when it was refused at
+    /// the door.
+    pub declaration_id: Option<String>,
+    /// The employer the form declared for, when known.
+    pub employer_id: Option<i64>,
+    /// What the NOTIFICATION says about it.
+    pub notified: NotifiedForm,
+}
+
+/// A file's report, once every form is processed.
+#[derive(Debug)]
+pub enum ReportState {
+    Unknown,
+    Processing { pending: i64, forms: i64 },
+    Ready(FileReport),
+}
+
+/// A file as listed for its sender.
+pub use kruispunt_store::BatchFileSummary;
 
 /// File names as ONSS uses them (`FI.DMFA.123456.20210901.000001.R.1.1`):
 /// letters, digits, `.`, `_`, `-`; at most 64 characters (the
@@ -195,7 +239,7 @@ impl Dimona {
                 metrics::counter!("batch_files_total", "result" => "refused").increment(1);
                 return Ok(Received::Refused {
                     acrf: acrf(name, &reference, &stamp(now), &errors),
-                    errors: errors.len(),
+                    errors,
                 });
             }
             ReadOutcome::Accepted(forms) => forms,
@@ -296,16 +340,76 @@ impl Dimona {
         sender: Option<EmployerId>,
         name: &str,
     ) -> Result<NotificationState, HubError> {
+        Ok(match self.file_report(sender, name).await? {
+            ReportState::Unknown => NotificationState::Unknown,
+            ReportState::Processing { pending, forms } => {
+                NotificationState::Processing { pending, forms }
+            }
+            ReportState::Ready(report) => {
+                let forms: Vec<NotifiedForm> =
+                    report.forms.into_iter().map(|f| f.notified).collect();
+                NotificationState::Ready(notification(
+                    name,
+                    &report.reference,
+                    &stamp(self.hub().now()),
+                    &forms,
+                ))
+            }
+        })
+    }
+
+    /// The files `sender` sent, newest first (at most `limit`), with how
+    /// many forms are still being processed and how many were refused.
+    pub async fn files_of(
+        &self,
+        sender: EmployerId,
+        limit: i64,
+    ) -> Result<Vec<BatchFileSummary>, HubError> {
+        Ok(self
+            .hub()
+            .store()
+            .batch_files_of(&format!("employer:{sender}"), limit)
+            .await?)
+    }
+
+    /// The positive ACRF of a file `sender` sent (the same document the
+    /// upload answered, dated when the file was received).
+    pub async fn file_acrf(
+        &self,
+        sender: EmployerId,
+        name: &str,
+    ) -> Result<Option<String>, HubError> {
+        let Some(file) = self.hub().store().batch_file(name).await? else {
+            return Ok(None);
+        };
+        if file.declarant != format!("employer:{sender}") {
+            return Ok(None);
+        }
+        Ok(Some(acrf(
+            name,
+            &file.reference,
+            &stamp(Timestamp(file.received_at)),
+            &[],
+        )))
+    }
+
+    /// What the NOTIFICATION of a file will say, form by form, once every
+    /// form is processed. Operators (`sender` = None) read every file.
+    pub async fn file_report(
+        &self,
+        sender: Option<EmployerId>,
+        name: &str,
+    ) -> Result<ReportState, HubError> {
         let store = self.hub().store();
         let Some(file) = store.batch_file(name).await? else {
-            return Ok(NotificationState::Unknown);
+            return Ok(ReportState::Unknown);
         };
         if sender.is_some_and(|s| file.declarant != format!("employer:{s}")) {
-            return Ok(NotificationState::Unknown);
+            return Ok(ReportState::Unknown);
         }
         let pending = store.batch_pending(name).await?;
         if pending > 0 {
-            return Ok(NotificationState::Processing {
+            return Ok(ReportState::Processing {
                 pending,
                 forms: file.forms,
             });
@@ -432,14 +536,20 @@ impl Dimona {
                     }
                 }
             };
-            forms.push(notified);
+            forms.push(ReportedForm {
+                index: row.index,
+                kind: s("kind"),
+                declaration_id: row.declaration.as_ref().map(|d| d.id.clone()),
+                employer_id: row.declaration.as_ref().map(|d| d.employer_id),
+                notified,
+            });
         }
-        Ok(NotificationState::Ready(notification(
-            name,
-            &file.reference,
-            &stamp(self.hub().now()),
-            &forms,
-        )))
+        Ok(ReportState::Ready(FileReport {
+            name: file.name,
+            reference: file.reference,
+            received_at: file.received_at,
+            forms,
+        }))
     }
 }
 

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod client_assertion;
 mod error;
 pub mod password;
+pub mod session;
 pub mod system;
 
 pub use error::AuthError;

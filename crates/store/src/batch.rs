@@ -24,6 +24,19 @@ pub struct BatchFileRow {
     pub forms: i64,
 }
 
+/// A received file as listed for its sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFileSummary {
+    pub name: String,
+    pub reference: String,
+    pub received_at: i64,
+    pub forms: i64,
+    /// Forms whose declaration is not processed yet.
+    pub pending: i64,
+    /// Forms refused at the door or by processing (result B).
+    pub refused: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct BatchFormRow {
     pub index: i64,
@@ -97,6 +110,43 @@ impl Store {
         })
         .transpose()
         .map_err(Into::into)
+    }
+
+    /// The files `declarant` sent, newest first, each with its counts of
+    /// forms still waiting and refused (one query: the form table is
+    /// indexed by file, declarations by id).
+    pub async fn batch_files_of(
+        &self,
+        declarant: &str,
+        limit: i64,
+    ) -> Result<Vec<BatchFileSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.name, f.reference, f.received_at, f.forms, \
+               CAST(COALESCE(SUM(CASE WHEN d.id IS NOT NULL AND d.processed_at IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS pending, \
+               CAST(COALESCE(SUM(CASE WHEN b.file_name IS NOT NULL AND (b.declaration_id IS NULL OR d.result = 'B') THEN 1 ELSE 0 END), 0) AS BIGINT) AS refused \
+             FROM (SELECT * FROM batch_files WHERE declarant = $1 ORDER BY received_at DESC, name LIMIT $2) f \
+             LEFT JOIN batch_forms b ON b.file_name = f.name \
+             LEFT JOIN dimona_declarations d ON d.id = b.declaration_id \
+             GROUP BY f.name, f.reference, f.received_at, f.forms \
+             ORDER BY f.received_at DESC, f.name",
+        )
+        .bind(declarant.to_owned())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| -> Result<BatchFileSummary, sqlx::Error> {
+                Ok(BatchFileSummary {
+                    name: r.try_get("name")?,
+                    reference: r.try_get("reference")?,
+                    received_at: r.try_get("received_at")?,
+                    forms: r.try_get("forms")?,
+                    pending: r.try_get("pending")?,
+                    refused: r.try_get("refused")?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(Into::into)
     }
 
     /// Forms of the file not processed yet.

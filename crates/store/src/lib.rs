@@ -17,12 +17,13 @@ mod keys;
 mod mandates;
 mod network;
 mod notifications;
+mod portal;
 mod registers;
 pub mod testing;
 mod users;
 
 pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
-pub use batch::{BatchFileRow, BatchFormRow, NewBatchForm};
+pub use batch::{BatchFileRow, BatchFileSummary, BatchFormRow, NewBatchForm};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
 pub use dimona::{DeclarationRow, NewDeclaration, PeriodFilter, PeriodRow};
@@ -33,6 +34,7 @@ pub use network::{
     AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
 };
 pub use notifications::{Delivery, Notification};
+pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, SessionRow};
 pub use users::UserRow;
 
 use sqlx::AnyPool;

@@ -121,7 +121,7 @@ impl Store {
     }
 }
 
-fn reference_from(r: &AnyRow) -> Result<ReferenceRow, sqlx::Error> {
+pub(crate) fn reference_from(r: &AnyRow) -> Result<ReferenceRow, sqlx::Error> {
     Ok(ReferenceRow {
         id: r.try_get("id")?,
         institution: r.try_get("institution")?,

@@ -21,7 +21,7 @@ pub struct Delivery {
     pub attempts: i64,
 }
 
-fn notification_from(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
+pub(crate) fn notification_from(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
     Ok(Notification {
         cursor: r.try_get("cursor")?,
         institution: r.try_get("institution")?,

@@ -22,7 +22,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 /// The whole application router with its middleware stack.
 pub fn router(state: AppState) -> Router {
     let config = state.config().clone();
-    // Body limits per router: JSON requests are small, batch files are not.
+    let portal = state.portal().clone();
+    let fallback_portal = portal.clone();
+    // Body limits per router: JSON requests and forms are small, batch
+    // files are not.
     let api = Router::new()
         .merge(routes::system::router())
         .merge(routes::oauth::router())
@@ -34,8 +37,15 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(api)
         .merge(batch)
-        .fallback(routes::system::not_found)
-        .with_state(state.clone());
+        .with_state(state.clone())
+        // The portal's HTML pages (its own middleware: language, session,
+        // CSRF, security headers, and body limits: the forms get the API's
+        // limit, the batch upload the batch channel's).
+        .merge(kruispunt_portal::router(portal))
+        .fallback(move |req: axum::extract::Request| {
+            let portal = fallback_portal.clone();
+            async move { routes::system::not_found(&portal, req).await }
+        });
     middleware::apply(app, state, &config)
 }
 

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{Next, from_fn};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::Response;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,7 +50,7 @@ pub fn apply(router: Router, state: AppState, config: &WebConfig) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
         ))
-        .layer(from_fn(telemetry))
+        .layer(from_fn_with_state(state.clone(), telemetry))
         .layer(from_fn(error_envelope))
         .layer(from_fn(move |mut req: Request, next: Next| {
             let state = request_id_state.clone();
@@ -88,16 +88,18 @@ async fn error_envelope(req: Request, next: Next) -> Response {
     let error = match parts.extensions.remove::<ErrorBody>() {
         Some(e) => e,
         None => {
-            let own_body = parts
+            let content_type = parts
                 .headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| {
-                    v.starts_with("application/json") || v.starts_with("application/xml")
-                });
-            if own_body {
+                .unwrap_or("");
+            if content_type.starts_with("application/json")
+                || content_type.starts_with("application/xml")
+                || content_type.starts_with("text/html")
+            {
                 // Already a complete answer: the hub's refusal envelope
-                // (JSON), a negative ACRF (XML) on the batch channel.
+                // (JSON), a negative ACRF (XML) on the batch channel, a
+                // portal page rendered in the user's language.
                 return Response::from_parts(parts, body);
             }
             ApiError::for_status(status).body
@@ -115,7 +117,11 @@ async fn error_envelope(req: Request, next: Next) -> Response {
 
 /// Counts and times every request by route template (never the raw path or
 /// query: they can hold SSINs), and logs one line per request.
-async fn telemetry(req: Request, next: Next) -> Response {
+async fn telemetry(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let route = req
@@ -131,6 +137,13 @@ async fn telemetry(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
+    // The portal's statistics page shows the API's response times.
+    if ["/hub/", "/REST/", "/api/", "/batch/"]
+        .iter()
+        .any(|p| route.starts_with(p))
+    {
+        state.portal().response_times().record(elapsed);
+    }
     metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone()).record(elapsed.as_secs_f64());
     if status >= 500 {

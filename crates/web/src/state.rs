@@ -45,6 +45,7 @@ struct Inner {
     store: Store,
     hub: Hub,
     dimona: kruispunt_dimona::Dimona,
+    portal: kruispunt_portal::Portal,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     keys: RwLock<Arc<KeyRing>>,
@@ -115,10 +116,22 @@ impl AppState {
         .await
         .map_err(|e| ApiError::internal(format!("hub: {e}")))?;
         let dimona = kruispunt_dimona::Dimona::new(hub.clone());
+        let portal = kruispunt_portal::Portal::new(
+            dimona.clone(),
+            clock.clone(),
+            entropy.clone(),
+            kruispunt_portal::PortalConfig {
+                form_body_limit: config.body_limit,
+                upload_body_limit: config.batch_body_limit,
+                ..kruispunt_portal::PortalConfig::for_public_url(config.public_url.as_deref())
+            },
+        )
+        .map_err(|e| ApiError::internal(format!("portal: {e}")))?;
         Ok(Self(Arc::new(Inner {
             store,
             hub,
             dimona,
+            portal,
             clock,
             entropy,
             keys: RwLock::new(Arc::new(ring)),
@@ -136,6 +149,10 @@ impl AppState {
     }
     pub fn dimona(&self) -> &kruispunt_dimona::Dimona {
         &self.0.dimona
+    }
+    /// The HTML portal (its own router, sessions and languages).
+    pub fn portal(&self) -> &kruispunt_portal::Portal {
+        &self.0.portal
     }
     pub fn now(&self) -> Timestamp {
         self.0.clock.now()

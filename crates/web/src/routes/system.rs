@@ -82,6 +82,17 @@ pub async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.keys().jwks())
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::for_status(StatusCode::NOT_FOUND)
+/// 404: an HTML page for browsers (they ask for text/html), the JSON
+/// envelope for everyone else.
+pub async fn not_found(portal: &kruispunt_portal::Portal, req: axum::extract::Request) -> Response {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && req.method() == axum::http::Method::GET {
+        kruispunt_portal::not_found_page(portal, req).await
+    } else {
+        ApiError::for_status(StatusCode::NOT_FOUND).into_response()
+    }
 }

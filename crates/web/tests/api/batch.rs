@@ -102,20 +102,20 @@ async fn notification(s: &Sender, name: &str) -> String {
     panic!("no notification in time");
 }
 
-fn form(body: &str) -> String {
+pub(crate) fn form(body: &str) -> String {
     format!(
         "\t<Form>\n\t\t<Identification>DIMONA</Identification>\n\t\t<FormCreationDate>2026-11-29</FormCreationDate>\n\t\t<FormCreationHour>10:00:00.000</FormCreationHour>\n\t\t<AttestationStatus>0</AttestationStatus>\n\t\t<TypeForm>SU</TypeForm>\n{body}\t</Form>\n"
     )
 }
 
-fn file(forms: &[String]) -> String {
+pub(crate) fn file(forms: &[String]) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Dimona xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:noNamespaceSchemaLocation=\"Dimona_20231.xsd\">\n{}</Dimona>\n",
         forms.concat()
     )
 }
 
-fn dimona_in(employer: &str, inss: &str, start: &str) -> String {
+pub(crate) fn dimona_in(employer: &str, inss: &str, start: &str) -> String {
     form(&format!(
         "\t\t<DimonaIn>\n\t\t\t<StartingDate>{start}</StartingDate>\n\t\t\t<EmployerId><NOSSRegistrationNbr>{employer}</NOSSRegistrationNbr></EmployerId>\n\t\t\t<NaturalPerson><INSS>{inss}</INSS></NaturalPerson>\n\t\t\t<DimonaFeatures><JointCommissionNbr>XXX</JointCommissionNbr><WorkerType>OTH</WorkerType></DimonaFeatures>\n\t\t</DimonaIn>\n"
     ))

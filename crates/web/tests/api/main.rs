@@ -10,4 +10,5 @@ mod helpers;
 mod hub;
 mod matrix;
 mod oauth;
+mod portal;
 mod system;

@@ -1,0 +1,33 @@
+# Bezeichnungen der Dimona-Anomalien (LSS-Katalog), aus dem Französischen und Niederländischen übersetzt.
+
+anomaly-00910-001 = Anfangsdatum fehlt
+anomaly-00910-003 = Anfangsdatum ungültig
+anomaly-00910-008 = Anfangsdatum außerhalb des zulässigen Bereichs
+anomaly-00910-459 = Gelegenheitsarbeitnehmer dürfen nicht für mehr als zwei aufeinanderfolgende Tage gemeldet werden
+anomaly-00911-001 = Enddatum fehlt (Pflicht für diese Arbeitnehmerart oder diese paritätische Kommission)
+anomaly-00911-003 = Enddatum ungültig
+anomaly-00911-008 = Enddatum außerhalb des zulässigen Bereichs
+anomaly-00911-014 = Enddatum liegt vor dem Anfangsdatum
+anomaly-00913-001 = Dimona-Periodennummer fehlt
+anomaly-00913-003 = Dimona-Periodennummer ungültig
+anomaly-00913-354 = Dimona-Periodennummer unbekannt
+anomaly-00913-355 = Dimona-Periode bereits annulliert
+anomaly-00913-356 = Dimona-Periode bereits abgeschlossen
+anomaly-00655-001 = Arbeitnehmerart fehlt
+anomaly-00655-003 = Arbeitnehmerart ungültig
+anomaly-00655-005 = Arbeitnehmerart nicht zulässig (für diesen Zeitraum abgeschafft)
+anomaly-00046-003 = Nummer der paritätischen Kommission ungültig
+anomaly-00777-001 = Anfangsuhrzeit fehlt (Pflicht für einen Gelegenheitsarbeitnehmer)
+anomaly-00777-003 = Anfangsuhrzeit ungültig (HHMM)
+anomaly-00778-001 = Enduhrzeit fehlt (Pflicht für einen Gelegenheitsarbeitnehmer)
+anomaly-00778-003 = Enduhrzeit ungültig (HHMM)
+anomaly-00778-345 = Die Enduhrzeit liegt vor der Anfangsuhrzeit
+anomaly-01135-001 = Anzahl geplanter Stunden fehlt (Pflicht für diese Arbeitnehmerart)
+anomaly-01135-003 = Anzahl geplanter Stunden ungültig (1 bis 999)
+anomaly-01135-005 = Geplante Stunden für diese Arbeitnehmerart nicht zulässig
+anomaly-90017-151 = Arbeitnehmer nicht identifizierbar
+anomaly-90017-369 = Kontingent überschritten
+anomaly-90373-333 = Doppelte Dimona-Periode
+anomaly-90373-334 = Überschneidende Dimona-Periode
+anomaly-90373-343 = Arbeitgeber im Arbeitgeberverzeichnis nicht aktiv
+anomaly-90373-460 = Verspätete Meldung

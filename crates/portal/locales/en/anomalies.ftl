@@ -1,0 +1,33 @@
+# Dimona anomaly labels (ONSS catalogue), translated from the French and Dutch.
+
+anomaly-00910-001 = Start date missing
+anomaly-00910-003 = Start date invalid
+anomaly-00910-008 = Start date outside the allowed range
+anomaly-00910-459 = Occasional workers may not be declared for more than two consecutive days
+anomaly-00911-001 = End date missing (mandatory for this worker type or joint committee)
+anomaly-00911-003 = End date invalid
+anomaly-00911-008 = End date outside the allowed range
+anomaly-00911-014 = End date before the start date
+anomaly-00913-001 = Dimona period number missing
+anomaly-00913-003 = Dimona period number invalid
+anomaly-00913-354 = Dimona period number unknown
+anomaly-00913-355 = Dimona period already cancelled
+anomaly-00913-356 = Dimona period already closed
+anomaly-00655-001 = Worker type missing
+anomaly-00655-003 = Worker type invalid
+anomaly-00655-005 = Worker type not allowed (abolished for this period)
+anomaly-00046-003 = Joint committee number invalid
+anomaly-00777-001 = Start time missing (mandatory for an occasional worker)
+anomaly-00777-003 = Start time invalid (HHMM)
+anomaly-00778-001 = End time missing (mandatory for an occasional worker)
+anomaly-00778-003 = End time invalid (HHMM)
+anomaly-00778-345 = The end time is before the start time
+anomaly-01135-001 = Number of planned hours missing (mandatory for this worker type)
+anomaly-01135-003 = Number of planned hours invalid (1 to 999)
+anomaly-01135-005 = Planned hours not allowed for this worker type
+anomaly-90017-151 = Worker cannot be identified
+anomaly-90017-369 = Contingent exceeded
+anomaly-90373-333 = Duplicate Dimona period
+anomaly-90373-334 = Overlapping Dimona period
+anomaly-90373-343 = Employer not active in the employer directory
+anomaly-90373-460 = Late declaration

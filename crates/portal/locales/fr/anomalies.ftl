@@ -1,0 +1,33 @@
+# Libellés des anomalies Dimona (catalogue ONSS). Identiques à crates/domain/src/dimona.rs (un test le vérifie).
+
+anomaly-00910-001 = Date de début absente
+anomaly-00910-003 = Date de début invalide
+anomaly-00910-008 = Date de début hors du domaine autorisé
+anomaly-00910-459 = Interdit d'avoir des périodes de travailleurs occasionnels sur plus de deux jours consécutifs
+anomaly-00911-001 = Date de fin absente (obligatoire pour ce type de travailleur ou cette commission paritaire)
+anomaly-00911-003 = Date de fin invalide
+anomaly-00911-008 = Date de fin hors du domaine autorisé
+anomaly-00911-014 = Date de fin antérieure à la date de début
+anomaly-00913-001 = Numéro de période Dimona absent
+anomaly-00913-003 = Numéro de période Dimona invalide
+anomaly-00913-354 = Numéro de période Dimona inconnu
+anomaly-00913-355 = Période Dimona déjà annulée
+anomaly-00913-356 = Période Dimona déjà clôturée
+anomaly-00655-001 = Type de travailleur absent
+anomaly-00655-003 = Type de travailleur invalide
+anomaly-00655-005 = Type de travailleur interdit (supprimé pour cette période)
+anomaly-00046-003 = Numéro de commission paritaire invalide
+anomaly-00777-001 = Heure de début absente (obligatoire pour un travailleur occasionnel)
+anomaly-00777-003 = Heure de début invalide (HHMM)
+anomaly-00778-001 = Heure de fin absente (obligatoire pour un travailleur occasionnel)
+anomaly-00778-003 = Heure de fin invalide (HHMM)
+anomaly-00778-345 = L'heure de fin précède l'heure de début
+anomaly-01135-001 = Nombre d'heures planifiées absent (obligatoire pour ce type de travailleur)
+anomaly-01135-003 = Nombre d'heures planifiées invalide (1 à 999)
+anomaly-01135-005 = Nombre d'heures planifiées interdit pour ce type de travailleur
+anomaly-90017-151 = Travailleur non identifiable
+anomaly-90017-369 = Dépassement du contingent
+anomaly-90373-333 = Période Dimona en double
+anomaly-90373-334 = Période Dimona qui se chevauche
+anomaly-90373-343 = Employeur non actif dans le répertoire des employeurs
+anomaly-90373-460 = Déclaration tardive

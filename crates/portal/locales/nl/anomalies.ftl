@@ -1,0 +1,33 @@
+# Omschrijvingen van de Dimona-anomalieën (RSZ-catalogus). Gelijk aan crates/domain/src/dimona.rs (een test controleert dat).
+
+anomaly-00910-001 = Begindatum niet aanwezig
+anomaly-00910-003 = Begindatum ongeldig
+anomaly-00910-008 = Begindatum niet in het toegelaten domein
+anomaly-00910-459 = Verboden om periodes met gelegenheidswerknemers te hebben over meer dan twee opeenvolgende dagen
+anomaly-00911-001 = Einddatum niet aanwezig (verplicht voor dit type werknemer of dit paritair comité)
+anomaly-00911-003 = Einddatum ongeldig
+anomaly-00911-008 = Einddatum niet in het toegelaten domein
+anomaly-00911-014 = Einddatum voorafgaand aan de begindatum
+anomaly-00913-001 = Identificatienummer van Dimonaperiode niet aanwezig
+anomaly-00913-003 = Identificatienummer van Dimonaperiode ongeldig
+anomaly-00913-354 = Identificatienummer van Dimonaperiode onbekend
+anomaly-00913-355 = Reeds geannuleerde Dimonaperiode
+anomaly-00913-356 = Reeds afgesloten Dimonaperiode
+anomaly-00655-001 = Aard werknemer niet aanwezig
+anomaly-00655-003 = Aard werknemer ongeldig
+anomaly-00655-005 = Aard werknemer verboden (afgeschaft voor deze periode)
+anomaly-00046-003 = Nummer van paritair comité ongeldig
+anomaly-00777-001 = Beginuur niet aanwezig (verplicht voor een gelegenheidswerknemer)
+anomaly-00777-003 = Beginuur ongeldig (UUMM)
+anomaly-00778-001 = Einduur niet aanwezig (verplicht voor een gelegenheidswerknemer)
+anomaly-00778-003 = Einduur ongeldig (UUMM)
+anomaly-00778-345 = Het einduur valt vroeger dan het beginuur
+anomaly-01135-001 = Aantal geplande uren niet aanwezig (verplicht voor dit type werknemer)
+anomaly-01135-003 = Aantal geplande uren ongeldig (1 tot 999)
+anomaly-01135-005 = Aantal geplande uren verboden voor dit type werknemer
+anomaly-90017-151 = Niet identificeerbaar
+anomaly-90017-369 = Overschrijding van het contingent
+anomaly-90373-333 = Dubbele Dimonaperiode
+anomaly-90373-334 = Overlappende Dimonaperiode
+anomaly-90373-343 = Werkgever niet actief in het werkgeversrepertorium
+anomaly-90373-460 = Laattijdige aangifte
