@@ -40,6 +40,15 @@ pub fn period_json(p: &PeriodRow) -> Value {
     })
 }
 
+/// What one processing transaction shares: the audit entries, appended
+/// together before the commit (one statement instead of one per
+/// declaration), and the employers already read.
+#[derive(Default)]
+pub(crate) struct Pass {
+    audit: Vec<AuditDraft>,
+    employers: std::collections::HashMap<i64, Option<kruispunt_domain::registers::Employer>>,
+}
+
 fn date(s: &Option<String>) -> Option<time::Date> {
     s.as_deref().and_then(|d| parse_date("date", d).ok())
 }
@@ -75,9 +84,11 @@ impl Dimona {
                     .store()
                     .begin_audited(hub.config().checkpoint_every)
                     .await?;
+                let mut pass = Pass::default();
                 for d in batch {
-                    self.process_in(&mut tx, d).await?;
+                    self.process_in(&mut tx, d, &mut pass).await?;
                 }
+                tx.append(&pass.audit, hub.key()).await?;
                 tx.commit().await?;
                 Ok::<(), HubError>(())
             };
@@ -90,7 +101,16 @@ impl Dimona {
                 .store()
                 .begin_audited(hub.config().checkpoint_every)
                 .await?;
-            match self.process_in(&mut tx, d).await {
+            let mut pass = Pass::default();
+            let done = match self.process_in(&mut tx, d, &mut pass).await {
+                Ok(()) => tx
+                    .append(&pass.audit, hub.key())
+                    .await
+                    .map(|_| ())
+                    .map_err(HubError::from),
+                Err(e) => Err(e),
+            };
+            match done {
                 Ok(()) => tx.commit().await?,
                 Err(e) => {
                     tracing::warn!(error = %e, "a Dimona declaration could not be processed; it stays queued")
@@ -104,6 +124,7 @@ impl Dimona {
         &self,
         tx: &mut kruispunt_store::AuditedTx<'static>,
         d: &DeclarationRow,
+        pass: &mut Pass,
     ) -> Result<(), HubError> {
         let hub = self.hub();
         let now = hub.now();
@@ -113,7 +134,14 @@ impl Dimona {
         let checked = check(&body).map_err(HubError::Invalid)?;
         let employer = EmployerId::from_value(d.employer_id as u64)
             .map_err(|e| HubError::Internal(e.to_string()))?;
-        let employer_row = hub.store().employer(employer).await?;
+        let employer_row = match pass.employers.get(&d.employer_id) {
+            Some(e) => e.clone(),
+            None => {
+                let e = hub.store().employer(employer).await?;
+                pass.employers.insert(d.employer_id, e.clone());
+                e
+            }
+        };
         let mut anomalies: Vec<AnomalyKind> = Vec::new();
         let mut worker: Option<Value> = None;
         let mut period: Option<PeriodRow> = None;
@@ -129,7 +157,7 @@ impl Dimona {
                         Some(s) => s,
                         // Not (yet) identifiable: S, and the declaration
                         // waits for the register (see `reidentify`).
-                        None => return self.finish_pending(tx, d, &body, employer).await,
+                        None => return self.finish_pending(tx, d, &body, employer, pass).await,
                     },
                 };
                 let person = hub.store().person(&ssin).await?;
@@ -170,10 +198,15 @@ impl Dimona {
                         })
                     })
                     .collect();
-                let year = facts.start.map(|s| s.year()).unwrap_or(today.year());
-                let student_hours = Store::student_hours_in(tx.conn(), &ssin.to_string(), year)
-                    .await?
-                    .max(0) as u32;
+                // Only students have a contingent: no query for the others.
+                let student_hours = if facts.worker_type.as_deref() == Some("STU") {
+                    let year = facts.start.map(|s| s.year()).unwrap_or(today.year());
+                    Store::student_hours_in(tx.conn(), &ssin.to_string(), year)
+                        .await?
+                        .max(0) as u32
+                } else {
+                    0
+                };
                 anomalies.extend(check_in(&facts, today, &existing, student_hours));
                 if DeclarationResult::from_anomalies(&anomalies) != DeclarationResult::B {
                     let seq = Store::next_period_sequence_in(tx.conn()).await?;
@@ -378,25 +411,21 @@ impl Dimona {
                 "declaration already processed by another worker".into(),
             ));
         }
-        tx.append(
-            &[AuditDraft {
-                ticket: hub.ticket(),
-                at: now.millis(),
-                kind: format!("dimona.{}", checked.kind.code().to_lowercase()),
-                actor: format!("employer:{employer}"),
-                service: Some("dimona".into()),
-                purpose: None,
-                ssin: checked
-                    .ssin
-                    .map(|s| s.to_string())
-                    .or_else(|| period.as_ref().map(|p| p.ssin.clone())),
-                outcome: result.code().into(),
-                detail: Some(format!("declaration {}", d.id)),
-                answer_digest: None,
-            }],
-            hub.key(),
-        )
-        .await?;
+        pass.audit.push(AuditDraft {
+            ticket: hub.ticket(),
+            at: now.millis(),
+            kind: format!("dimona.{}", checked.kind.code().to_lowercase()),
+            actor: format!("employer:{employer}"),
+            service: Some("dimona".into()),
+            purpose: None,
+            ssin: checked
+                .ssin
+                .map(|s| s.to_string())
+                .or_else(|| period.as_ref().map(|p| p.ssin.clone())),
+            outcome: result.code().into(),
+            detail: Some(format!("declaration {}", d.id)),
+            answer_digest: None,
+        });
         metrics::counter!("dimona_declarations_processed_total", "result" => result.code())
             .increment(1);
         Ok(())
@@ -428,6 +457,7 @@ impl Dimona {
         d: &DeclarationRow,
         body: &DeclarationJson,
         employer: EmployerId,
+        pass: &mut Pass,
     ) -> Result<(), HubError> {
         let hub = self.hub();
         let now = hub.now();
@@ -451,22 +481,18 @@ impl Dimona {
                 "declaration already processed by another worker".into(),
             ));
         }
-        tx.append(
-            &[AuditDraft {
-                ticket: hub.ticket(),
-                at: now.millis(),
-                kind: "dimona.in".into(),
-                actor: format!("employer:{employer}"),
-                service: Some("dimona".into()),
-                purpose: None,
-                ssin: None,
-                outcome: DeclarationResult::S.code().into(),
-                detail: Some(format!("declaration {}", d.id)),
-                answer_digest: None,
-            }],
-            hub.key(),
-        )
-        .await?;
+        pass.audit.push(AuditDraft {
+            ticket: hub.ticket(),
+            at: now.millis(),
+            kind: "dimona.in".into(),
+            actor: format!("employer:{employer}"),
+            service: Some("dimona".into()),
+            purpose: None,
+            ssin: None,
+            outcome: DeclarationResult::S.code().into(),
+            detail: Some(format!("declaration {}", d.id)),
+            answer_digest: None,
+        });
         metrics::counter!("dimona_declarations_processed_total", "result" => "S").increment(1);
         Ok(())
     }
