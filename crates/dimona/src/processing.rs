@@ -17,6 +17,9 @@ use kruispunt_hub::HubError;
 use kruispunt_store::{AuditDraft, DeclarationRow, NewReference, PeriodRow, Store};
 use serde_json::{Value, json};
 
+/// Failed processing attempts before a declaration is refused (KP000-001).
+pub const MAX_ATTEMPTS: i64 = 5;
+
 /// The institution under which Dimona registers employment relations.
 pub const DIMONA_INSTITUTION: &str = "ONSS";
 
@@ -113,7 +116,8 @@ impl Dimona {
             match done {
                 Ok(()) => tx.commit().await?,
                 Err(e) => {
-                    tracing::warn!(error = %e, "a Dimona declaration could not be processed; it stays queued")
+                    drop(tx);
+                    self.failed_attempt(d, &e).await?;
                 }
             }
         }
@@ -428,6 +432,57 @@ impl Dimona {
         });
         metrics::counter!("dimona_declarations_processed_total", "result" => result.code())
             .increment(1);
+        Ok(())
+    }
+
+    /// A declaration that failed alone: counted, retried when its lease
+    /// expires, and after [`MAX_ATTEMPTS`] finished as refused (KP000-001)
+    /// so that it neither blocks its file's NOTIFICATION nor loops forever.
+    async fn failed_attempt(&self, d: &DeclarationRow, e: &HubError) -> Result<(), HubError> {
+        let hub = self.hub();
+        let attempts = hub.store().record_failed_attempt(&d.id).await?;
+        if attempts < MAX_ATTEMPTS {
+            tracing::warn!(declaration = %d.id, attempts, error = %e, "a Dimona declaration could not be processed; it stays queued");
+            return Ok(());
+        }
+        tracing::error!(declaration = %d.id, attempts, error = %e, "a Dimona declaration could not be processed; refused as KP000-001");
+        let now = hub.now();
+        let mut tx = hub
+            .store()
+            .begin_audited(hub.config().checkpoint_every)
+            .await?;
+        let finished = Store::finish_declaration_in(
+            tx.conn(),
+            &d.id,
+            DeclarationResult::B.code(),
+            None,
+            &anomalies_json(&[anomaly::NOT_PROCESSABLE]).to_string(),
+            None,
+            now.millis(),
+        )
+        .await?;
+        if finished {
+            tx.append(
+                &[AuditDraft {
+                    ticket: hub.ticket(),
+                    at: now.millis(),
+                    kind: format!("dimona.{}", d.kind.to_lowercase()),
+                    actor: d.declarant.clone(),
+                    service: Some("dimona".into()),
+                    purpose: None,
+                    ssin: d.ssin.clone(),
+                    outcome: DeclarationResult::B.code().into(),
+                    detail: Some(format!(
+                        "declaration {}: not processable after {attempts} attempts",
+                        d.id
+                    )),
+                    answer_digest: None,
+                }],
+                hub.key(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
         Ok(())
     }
 

@@ -197,6 +197,17 @@ impl Store {
             .map_err(Into::into)
     }
 
+    /// Counts a failed processing attempt; returns the attempts so far.
+    pub async fn record_failed_attempt(&self, id: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE dimona_declarations SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+        )
+        .bind(id.to_owned())
+        .fetch_one(&self.writer)
+        .await?
+        .try_get("attempts")?)
+    }
+
     /// Living persons with this identity (at most 2: enough to tell
     /// whether it is unique). Names compare case-insensitively.
     pub async fn persons_by_identity(

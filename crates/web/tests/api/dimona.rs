@@ -487,3 +487,43 @@ async fn a_worker_without_ssin_is_identified_by_name_and_birth_date_or_waits_wit
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn a_declaration_that_cannot_be_processed_is_refused_after_five_attempts() {
+    let e = employer().await;
+    // Stored as received, but unprocessable (a defect would look like this:
+    // the door let through what processing cannot handle).
+    e.app
+        .store
+        .insert_declarations(
+            &[kruispunt_store::NewDeclaration {
+                id: "100000000000001".into(),
+                employer_id: 935467,
+                declarant: "employer:935467".into(),
+                kind: "IN".into(),
+                ssin: None,
+                body: r#"{"dimonaIn":{}}"#.into(),
+            }],
+            e.app.clock_now().millis(),
+        )
+        .await
+        .unwrap();
+    let location = "/REST/dimona/v2/declarations/100000000000001";
+    let mut answer = (0, Value::Null);
+    for _ in 0..40 {
+        // Each attempt leases it for 30 s: let the lease expire.
+        e.app.clock.advance_seconds(31);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        answer = e.app.get_json(location, Some(&e.token)).await;
+        if answer.0 == 200 {
+            break;
+        }
+    }
+    let (s, b) = answer;
+    assert_eq!(s, 200, "still queued: {b}");
+    assert_eq!(b["declarationStatus"]["result"], "B");
+    assert_eq!(anomaly_ids(&b), vec!["KP000-001"]);
+    // And declarations behind it are processed as usual.
+    let ok = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
+    assert_eq!(ok["declarationStatus"]["result"], "A");
+}
