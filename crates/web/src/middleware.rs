@@ -1,6 +1,7 @@
-//! The middleware stack, outermost first: request id → error envelope →
-//! telemetry (metrics and a log line, without personal data) → timeout →
-//! body limit → the route.
+//! The middleware stack, outermost first: security headers → request id →
+//! error envelope → telemetry (metrics and a log line, without personal
+//! data) → rate limit (per client, 429 + Retry-After) → timeout → body
+//! limit → the route.
 
 use crate::error::{ApiError, ErrorBody, ErrorEnvelope};
 use crate::state::{AppState, WebConfig};
@@ -45,12 +46,25 @@ fn acceptable(id: &HeaderValue) -> Option<String> {
 
 pub fn apply(router: Router, state: AppState, config: &WebConfig) -> Router {
     let request_id_state = state.clone();
-    router
+    let hsts = config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let router = router
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
-        ))
+        ));
+    let router = if state.limiter().is_some() {
+        let limit_state = state.clone();
+        router.layer(from_fn(move |req: Request, next: Next| {
+            crate::limits::rate_limit(limit_state.clone(), req, next)
+        }))
+    } else {
+        router
+    };
+    router
         .layer(from_fn(telemetry))
         .layer(from_fn(error_envelope))
         .layer(from_fn(move |mut req: Request, next: Next| {
@@ -68,6 +82,9 @@ pub fn apply(router: Router, state: AppState, config: &WebConfig) -> Router {
                 }
                 res
             }
+        }))
+        .layer(from_fn(move |req: Request, next: Next| {
+            crate::limits::security_headers(hsts, req, next)
         }))
 }
 

@@ -7,6 +7,7 @@
 mod dimona;
 mod helpers;
 mod hub;
+mod limits;
 mod matrix;
 mod oauth;
 mod system;
