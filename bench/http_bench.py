@@ -112,6 +112,8 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--database", default=None, help="default: a fresh SQLite file")
+    ap.add_argument("--rate-limit", type=int, default=0,
+                    help="per-client requests/s (default 0: off, the load is one client)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -119,7 +121,7 @@ def main():
     work = tempfile.mkdtemp(prefix="kruispunt-bench-")
     db = args.database or os.path.join(work, "bench.db")
     # One client (one token, one IP) measures the server's ceiling: no per-client limit.
-    env = dict(os.environ, KRUISPUNT_DATABASE_URL=db, RUST_LOG="warn", KRUISPUNT_RATE_LIMIT_PER_SECOND="0")
+    env = dict(os.environ, KRUISPUNT_DATABASE_URL=db, RUST_LOG="warn", KRUISPUNT_RATE_LIMIT_PER_SECOND=str(args.rate_limit))
     subprocess.run([BIN, "demo", "--persons", "50000", "--employers", "100"], env=env, check=True, stdout=subprocess.DEVNULL)
     token = subprocess.run([BIN, "admin", "token", "--operator", "--ttl", "3600"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()
