@@ -18,14 +18,17 @@ SIGKILL at a random moment, restarts it on the same store, and repeats. After ea
   * the audit chain verifies.
 
 Usage:
-    python3 tests/crash/crash.py [--cycles 6] [--clients 4] [--seed N] [--budget 120]
+    python3 tests/crash/crash.py [--cycles 6] [--clients 4] [--seed N] [--budget 120] [--nodes 2]
                                  [--database postgres://postgres@127.0.0.1:5432]
                                  [--bin PATH] [--no-build]
 
 With --database postgres://…/ (a server URL) a database kp_crash_<random> is created
-there and dropped at the end. Exit status 0 when every check passes, 1 otherwise.
+there and dropped at the end. With --nodes 2 (PostgreSQL), two `serve` processes share the
+database, the clients are spread over both, and each cycle kills one of them while the
+other goes on under load: the same checks then show that the two nodes' Dimona workers
+never process a declaration twice and that the audit chain stays one. Exit status 0 when every check passes, 1 otherwise.
 """
-import argparse, datetime, http.client, json, os, random, re, shutil, signal, socket, sqlite3
+import argparse, datetime, http.client, http.server, json, os, random, re, shutil, signal, socket, sqlite3
 import subprocess, sys, tempfile, threading, time, urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,16 +54,16 @@ class Failure(Exception):
 
 
 class Server:
-    def __init__(self, binary, env, workdir):
-        self.binary, self.env, self.workdir = binary, env, workdir
+    def __init__(self, binary, env, workdir, name="n0"):
+        self.binary, self.env, self.workdir, self.name = binary, env, workdir, name
         self.proc, self.port, self.starts = None, None, 0
 
     def start(self, demo=False):
         self.port = free_port()
         args = [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}"] + (["--demo"] if demo else [])
         self.starts += 1
-        self.stdout_path = os.path.join(self.workdir, f"serve-{self.starts}.out")
-        self.stderr = open(os.path.join(self.workdir, f"serve-{self.starts}.err"), "w")
+        self.stdout_path = os.path.join(self.workdir, f"serve-{self.name}-{self.starts}.out")
+        self.stderr = open(os.path.join(self.workdir, f"serve-{self.name}-{self.starts}.err"), "w")
         self.proc = subprocess.Popen(args, env=self.env, stdout=open(self.stdout_path, "w"), stderr=self.stderr)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -92,6 +95,43 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+class WebhookReceiver:
+    """Records every webhook POST by Idempotency-Key; refuses one in ten with 503 so that
+    the hub's retries are exercised too."""
+
+    def __init__(self, seed):
+        self.lock, self.deliveries, self.refused = threading.Lock(), {}, 0
+        rng, receiver = random.Random(seed), self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                key = self.headers.get("Idempotency-Key") or ""
+                signed = bool(self.headers.get("Kruispunt-Signature"))
+                with receiver.lock:
+                    refuse = rng.random() < 0.1
+                    if refuse:
+                        receiver.refused += 1
+                    else:
+                        receiver.deliveries.setdefault(key, []).append((body, signed))
+                self.send_response(503 if refuse else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
 
 
 # ---------------------------------------------------------------- HTTP
@@ -192,6 +232,18 @@ def message(client, ledger, ssin):
 # ---------------------------------------------------------------- the run
 
 
+def store_exec(database, statement):
+    if database.startswith("postgres"):
+        subprocess.run(["psql", database, "-qc", statement], check=True, capture_output=True)
+        return
+    con = sqlite3.connect(database)
+    try:
+        con.execute(statement)
+        con.commit()
+    finally:
+        con.close()
+
+
 def store_rows(database, query):
     if database.startswith("postgres"):
         out = subprocess.run(["psql", database, "-At", "-F", "|", "-c", query], check=True,
@@ -237,12 +289,20 @@ def run(args):
         database = os.path.join(workdir, "crash.db")
     env = dict(os.environ, KRUISPUNT_DATABASE_URL=database, RUST_LOG="warn",
                KRUISPUNT_RATE_LIMIT_PER_SECOND="0")
-    server = Server(binary, env, workdir)
+    servers = [Server(binary, env, workdir, f"n{i}") for i in range(args.nodes)]
+    server = servers[0]
     ledger = Ledger()
     figures = {"cycles": 0, "audit_entries": 0}
     try:
         server.start(demo=True)
         tokens, employer = parse_demo(server.output())
+        # The operator gives the two demo institutions a webhook (as `institution add
+        # --webhook` would): every notification is then also POSTed, at least once.
+        hooks = WebhookReceiver(rng.random())
+        store_exec(database, f"UPDATE institutions SET webhook_url = '{hooks.url}' "
+                             "WHERE code IN ('CPAS-LIEGE', 'ONEM')")
+        for other in servers[1:]:
+            other.start()
         today = datetime.date.today().isoformat()
         # Persons CPAS-LIEGE may ask about (200) and others (403 not-integrated).
         integrated = [r[0] for r in store_rows(database, (
@@ -270,17 +330,17 @@ def run(args):
         for cycle in range(1, args.cycles + 1):
             stop = threading.Event()
 
-            def dimona_client():
-                c = Client(server.port, tokens["EMPLOYER"])
+            def dimona_client(port):
+                c = Client(port, tokens["EMPLOYER"])
                 while not stop.is_set():
                     key = take_key()
                     if key is None or declare(c, ledger, employer, key) is None:
                         break
                 c.close()
 
-            def hub_client(seed):
+            def hub_client(port, seed):
                 r = random.Random(seed)
-                c = Client(server.port, tokens["CPAS"])
+                c = Client(port, tokens["CPAS"])
                 while not stop.is_set():
                     if message(c, ledger, r.choice(askable)) is None:
                         break
@@ -298,12 +358,19 @@ def run(args):
                 for key in resend:
                     declare(c, ledger, employer, key)
                 c.close()
-            threads = [threading.Thread(target=dimona_client) for _ in range(args.clients)]
-            threads += [threading.Thread(target=hub_client, args=(rng.random(),)) for _ in range(args.clients)]
+            # Clients spread over the nodes, so each node is loaded from its side.
+            threads = [threading.Thread(target=dimona_client, args=(servers[i % len(servers)].port,))
+                       for i in range(args.clients)]
+            threads += [threading.Thread(target=hub_client, args=(servers[i % len(servers)].port, rng.random()))
+                        for i in range(args.clients)]
             for t in threads:
                 t.start()
             time.sleep(rng.uniform(0.3, 2.5))
-            server.kill9()
+            victim = rng.choice(servers)
+            victim.kill9()
+            if len(servers) > 1:
+                # The other node goes on under load for a while, alone.
+                time.sleep(rng.uniform(0.5, 1.5))
             stop.set()
             for t in threads:
                 t.join(timeout=30)
@@ -311,9 +378,9 @@ def run(args):
             figures["audit_entries"] = audit_verify(binary, env)
             with ledger.lock:
                 acked = sum(len(e["ids"]) for e in ledger.declarations.values())
-                log(f"cycle {cycle}: killed; {acked} declarations acknowledged, {len(ledger.messages)} messages "
+                log(f"cycle {cycle}: killed {victim.name}; {acked} declarations acknowledged, {len(ledger.messages)} messages "
                     f"answered so far; audit chain intact ({figures['audit_entries']} entries)")
-            server.start()
+            victim.start()
             if time.time() - started > args.budget * 0.6:
                 log("time budget: no more cycles")
                 break
@@ -325,17 +392,21 @@ def run(args):
         for key in resend:
             declare(c, ledger, employer, key)
         c.close()
-        check(server, tokens, employer, ledger, figures, args, started)
-        server.stop()
+        check(server, tokens, employer, ledger, figures, args, started, hooks)
+        for s in servers:
+            s.stop()
+        figures["nodes"] = len(servers)
         figures["audit_entries"] = audit_verify(binary, env)
         figures["seconds"] = round(time.time() - started, 1)
         print(json.dumps({"result": "pass", **figures}))
-        log(f"PASS in {figures['seconds']} s: {figures['cycles']} kill -9 cycles, "
+        log(f"PASS in {figures['seconds']} s: {figures['cycles']} kill -9 cycles on {len(servers)} node(s), "
             f"{figures['declarations_checked']} acknowledged declarations checked ({figures['accepted']} periods, "
             f"{figures['resent']} sent again after a lost answer, "
             f"{figures['declared_twice']} worker-days acknowledged twice and accepted once), {figures['messages_checked']} answered messages "
             f"found in the access logs (p50 {figures['message_p50_ms']} ms, max {figures['message_max_ms']} ms), "
-            f"{figures['notifications_checked']} notifications without duplicates, "
+            f"{figures['notifications_checked']} notifications without duplicates, each delivered to its webhook "
+            f"({figures['webhook_posts']} POSTs for {figures['webhook_keys']} idempotency keys, "
+            f"{figures['webhook_refused_by_receiver']} refused and retried), "
             f"audit chain of {figures['audit_entries']} entries verified")
         return 0
     except Failure as f:
@@ -344,16 +415,17 @@ def run(args):
         workdir = None
         return 1
     finally:
-        if server.proc and server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
+        for s in servers:
+            if s.proc and s.proc.poll() is None:
+                s.proc.kill()
+                s.proc.wait()
         if dropdb:
             subprocess.run(["psql", dropdb[0], "-qc", f"DROP DATABASE IF EXISTS {dropdb[1]}"])
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def check(server, tokens, employer, ledger, figures, args, started):
+def check(server, tokens, employer, ledger, figures, args, started, hooks):
     problems = []
     emp = Client(server.port, tokens["EMPLOYER"])
     op = Client(server.port, tokens["OPERATOR"])
@@ -419,9 +491,10 @@ def check(server, tokens, employer, ledger, figures, args, started):
         logged = {item["ticket"] for item in body["items"]}
         for t in sorted(tickets - logged):
             problems.append(f"message {t} was answered but has no audit entry")
-    # 4. Notifications: each change once per entitled institution.
-    notifications = 0
-    for who in ("CPAS", "ONEM"):
+    # 4. Notifications: each change once per entitled institution, in the feed and
+    # POSTed to the webhook at least once, always under the same idempotency key.
+    notifications, expected_keys = 0, set()
+    for who, code in (("CPAS", "CPAS-LIEGE"), ("ONEM", "ONEM")):
         c = Client(server.port, tokens[who])
         seen_cursors, seen_payloads, after = set(), {}, 0
         while True:
@@ -437,11 +510,39 @@ def check(server, tokens, employer, ledger, figures, args, started):
                     problems.append(f"{who}: the same {item['kind']} notified twice "
                                     f"(cursors {seen_payloads[payload]} and {item['cursor']})")
                 seen_payloads[payload] = item["cursor"]
+                expected_keys.add((f"{code}-{item['cursor']}", payload))
             if not body["items"] or body.get("next") in (None, after):
                 break
             after = body["next"]
         notifications += len(seen_cursors)
         c.close()
+    deadline = time.time() + max(20.0, args.budget - (time.time() - started))
+    while time.time() < deadline:
+        with hooks.lock:
+            missing = [k for k, _ in expected_keys if k not in hooks.deliveries]
+        if not missing:
+            break
+        time.sleep(0.5)
+    with hooks.lock:
+        deliveries = {k: list(v) for k, v in hooks.deliveries.items()}
+        refused = hooks.refused
+    for key, payload in sorted(expected_keys):
+        got = deliveries.get(key)
+        if not got:
+            problems.append(f"notification {key} was never delivered to its webhook")
+            continue
+        for body, signed in got:
+            item = json.loads(body)
+            if json.dumps([item["kind"], item["ssin"], item["data"]], sort_keys=True) != payload:
+                problems.append(f"webhook {key} delivered a different payload than the feed")
+            if not signed:
+                problems.append(f"webhook {key} delivered without Kruispunt-Signature")
+    unexpected = set(deliveries) - {k for k, _ in expected_keys}
+    if unexpected:
+        problems.append(f"{len(unexpected)} webhook deliveries for no feed item, e.g. {sorted(unexpected)[:3]}")
+    figures.update(webhook_keys=len(deliveries),
+                   webhook_posts=sum(len(v) for v in deliveries.values()) + refused,
+                   webhook_refused_by_receiver=refused)
     emp.close()
     op.close()
     lat = sorted(ledger.message_seconds)
@@ -476,9 +577,14 @@ def main():
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     ap.add_argument("--budget", type=float, default=120, help="seconds the whole run may take (default 120)")
     ap.add_argument("--database", default=None, help="default: a fresh SQLite file; postgres://… for PostgreSQL")
+    ap.add_argument("--nodes", type=int, default=1,
+                    help="serve processes on the one store (PostgreSQL only for more than 1); "
+                         "each cycle kills one of them while the others go on")
     ap.add_argument("--bin", default=None, help="the kruispunt binary (default: build the release one)")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build")
     args = ap.parse_args()
+    if args.nodes > 1 and not (args.database or "").startswith("postgres"):
+        sys.exit("--nodes > 1 needs --database postgres://…")
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**32)
     log(f"seed {args.seed}")
