@@ -30,4 +30,5 @@ anomaly-90017-369 = Kontingent überschritten
 anomaly-90373-333 = Doppelte Dimona-Periode
 anomaly-90373-334 = Überschneidende Dimona-Periode
 anomaly-90373-343 = Arbeitgeber im Arbeitgeberverzeichnis nicht aktiv
+anomaly-KP000-001 = Meldung kann nicht verarbeitet werden: wenden Sie sich an den Support
 anomaly-90373-460 = Verspätete Meldung

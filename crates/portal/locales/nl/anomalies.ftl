@@ -30,4 +30,5 @@ anomaly-90017-369 = Overschrijding van het contingent
 anomaly-90373-333 = Dubbele Dimonaperiode
 anomaly-90373-334 = Overlappende Dimonaperiode
 anomaly-90373-343 = Werkgever niet actief in het werkgeversrepertorium
+anomaly-KP000-001 = Aangifte kan niet verwerkt worden: contacteer de ondersteuning
 anomaly-90373-460 = Laattijdige aangifte
