@@ -35,7 +35,10 @@ static RING: LazyLock<KeyRing> = LazyLock::new(|| {
 
 fn check(token: &str) {
     // No key material is known to the fuzzer: nothing may verify.
-    assert!(RING.verify(token, NOW).is_err(), "forged access token accepted");
+    assert!(
+        RING.verify(token, NOW).is_err(),
+        "forged access token accepted"
+    );
     if let Ok(client) = client_assertion::claimed_client_id(token) {
         assert!(
             client_assertion::verify(token, &client, EC_PUBLIC, KeyAlgorithm::Es256, AUD, NOW)
@@ -53,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
     // The bytes as the claims (and as the header) of a well-formed compact JWS, so the
     // fuzzer reaches the JSON readers behind the base64.
     let part = URL_SAFE_NO_PAD.encode(data);
-    check(&format!("eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.{part}.c2lnbmF0dXJl"));
+    check(&format!(
+        "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.{part}.c2lnbmF0dXJl"
+    ));
     check(&format!("{part}.eyJpc3MiOiJrcGNfZnV6eiJ9.c2lnbmF0dXJl"));
-    check(&format!("eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCIsImtpZCI6IngifQ.{part}.c2ln"));
+    check(&format!(
+        "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCIsImtpZCI6IngifQ.{part}.c2ln"
+    ));
 });
