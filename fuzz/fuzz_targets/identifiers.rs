@@ -15,20 +15,32 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(x) = Ssin::parse(s) {
         assert_eq!(Ssin::parse(x.as_str()).ok(), Some(x));
         assert_eq!(Ssin::parse(&x.formatted()).ok(), Some(x));
-        let _ = (x.kind(), x.sex(), x.birth_date(), x.birth_date_parts(), x.sequence());
+        let _ = (
+            x.kind(),
+            x.sex(),
+            x.birth_date(),
+            x.birth_date_parts(),
+            x.sequence(),
+        );
     }
     if let Ok(x) = EnterpriseNumber::parse(s) {
         assert_eq!(EnterpriseNumber::parse(&x.formatted()).ok(), Some(x));
     }
     if let Ok(x) = EstablishmentUnitNumber::parse(s) {
-        assert_eq!(EstablishmentUnitNumber::parse(&x.value().to_string()).ok(), Some(x));
+        assert_eq!(
+            EstablishmentUnitNumber::parse(&x.value().to_string()).ok(),
+            Some(x)
+        );
     }
     if let Ok(x) = EmployerId::parse(s) {
         assert_eq!(EmployerId::parse(&x.formatted()).ok(), Some(x));
         let _ = x.kind();
     }
     if let Ok(x) = DimonaPeriodId::parse(s) {
-        assert_eq!(DimonaPeriodId::parse(&format!("{:012}", x.value())).ok(), Some(x));
+        assert_eq!(
+            DimonaPeriodId::parse(&format!("{:012}", x.value())).ok(),
+            Some(x)
+        );
     }
     if let Ok(p) = Principal::parse_subject(s) {
         assert_eq!(Principal::parse_subject(&p.subject()).ok(), Some(p));
