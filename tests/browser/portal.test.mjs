@@ -149,6 +149,59 @@ test('an employer declares a Dimona IN through the form and finds the period in 
   assert.deepEqual(await axe(page), []);
 });
 
+// A Dimona XML file (Dimona_20231.xsd) with one DimonaIn.
+function dimonaFile(employer, inss, start, end) {
+  const ending = end ? `<EndingDate>${end}</EndingDate>` : '';
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<Dimona xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="Dimona_20231.xsd">
+  <Form>
+    <Identification>DIMONA</Identification>
+    <FormCreationDate>2026-11-29</FormCreationDate>
+    <FormCreationHour>10:00:00.000</FormCreationHour>
+    <AttestationStatus>0</AttestationStatus>
+    <TypeForm>SU</TypeForm>
+    <DimonaIn>
+      <StartingDate>${start}</StartingDate>
+      ${ending}
+      <EmployerId><NOSSRegistrationNbr>${employer}</NOSSRegistrationNbr></EmployerId>
+      <NaturalPerson><INSS>${inss}</INSS></NaturalPerson>
+      <DimonaFeatures><JointCommissionNbr>XXX</JointCommissionNbr><WorkerType>OTH</WorkerType></DimonaFeatures>
+    </DimonaIn>
+  </Form>
+</Dimona>
+`;
+}
+
+test('an employer sends a Dimona file, then reads the acknowledgement and the result of each form', async () => {
+  const page = await newPage();
+  await login(page, 'employer');
+  await page.goto(`${base}/employer/batch`);
+  // A valid file (a period that ends before the one declared through the form).
+  const valid = dimonaFile(env.EMPLOYER_ID, env.SSIN, '2026-12-07', '2026-12-11');
+  await page.setInputFiles('#f-file', { name: 'FI.DIMONA.browser.1.xml', mimeType: 'text/xml', buffer: Buffer.from(valid) });
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/employer/batch"] button[type=submit]')]);
+  assert.match(page.url(), /\/employer\/batch\/files\/FI\.DIMONA\.browser\.1\.xml$/);
+  for (let i = 0; i < 20 && !(await page.locator('#notification').count()); i++) await page.reload();
+  const row = page.locator('#notification #form-1');
+  assert.ok(await row.locator('.tag-result-A').isVisible(), await row.textContent());
+  assert.match(await row.textContent(), /\d{12}/);
+  assert.deepEqual(await axe(page), []);
+  await shot(page, 'batch-notification');
+  const xml = await page.request.get(`${base}/employer/batch/files/FI.DIMONA.browser.1.xml/notification.xml`);
+  assert.ok((await xml.text()).includes('<NOTIFICATION'));
+  // An invalid one: refused at reception, each error with its line and column.
+  await page.goto(`${base}/employer/batch`);
+  const invalid = dimonaFile(env.EMPLOYER_ID, env.SSIN, '2026-13-01');
+  await page.setInputFiles('#f-file', { name: 'FI.DIMONA.browser.2.xml', mimeType: 'text/xml', buffer: Buffer.from(invalid) });
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/employer/batch"] button[type=submit]')]);
+  const errors = await page.textContent('#acrf-errors');
+  assert.ok(errors.includes('00910-003'), errors);
+  assert.ok(await page.locator('#files').textContent().then((t) => t.includes('FI.DIMONA.browser.1.xml')));
+  assert.ok(!(await page.locator('#files').textContent()).includes('FI.DIMONA.browser.2.xml'), 'nothing kept');
+  assert.deepEqual(await axe(page), []);
+  await shot(page, 'batch-refused');
+});
+
 test('a citizen sees the institution that consulted them', async () => {
   // CPAS Liège registers the person and asks the National Register, through the hub.
   const reg = await api('POST', '/hub/v1/references', env.CPAS, { ssin: env.SSIN, capacity: 2, startDate: '2026-01-01' });
