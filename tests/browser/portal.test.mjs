@@ -202,6 +202,26 @@ test('an employer sends a Dimona file, then reads the acknowledgement and the re
   await shot(page, 'batch-refused');
 });
 
+test('a social secretariat declares for the employer that mandated it', async () => {
+  const page = await newPage('en-GB');
+  await login(page, 'provider');
+  assert.ok(page.url().endsWith('/employer'));
+  const clients = await page.textContent('#clients');
+  assert.ok(clients.includes(env.EMPLOYER_ID), clients);
+  assert.deepEqual(await axe(page), []);
+  await shot(page, 'provider');
+  await Promise.all([page.waitForNavigation(), page.click(`#clients a[href="/employer/dimona/new?employer=${env.EMPLOYER_ID}"]`)]);
+  assert.equal(await page.inputValue('#f-employer'), env.EMPLOYER_ID);
+  await page.fill('#f-ssin', env.SSIN);
+  await page.fill('#f-startDate', '2026-12-14');
+  await page.fill('#f-endDate', '2026-12-18');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/employer/dimona/new"] button[type=submit]')]);
+  const period = (await page.textContent('#period-id')).trim();
+  await page.goto(`${base}/employer/personnel-file?employer=${env.EMPLOYER_ID}`);
+  assert.ok((await page.textContent('#periods')).includes(period));
+  assert.deepEqual(await axe(page), []);
+});
+
 test('a citizen sees the institution that consulted them', async () => {
   // CPAS Liège registers the person and asks the National Register, through the hub.
   const reg = await api('POST', '/hub/v1/references', env.CPAS, { ssin: env.SSIN, capacity: 2, startDate: '2026-01-01' });
