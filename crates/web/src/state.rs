@@ -26,6 +26,8 @@ pub struct WebConfig {
     pub token_ttl_seconds: i64,
     /// The hub's settings (provider timeout, checkpoints, group commit).
     pub hub: HubConfig,
+    /// The portal's OpenID Connect provider, if any.
+    pub oidc: Option<kruispunt_portal::OidcConfig>,
 }
 
 impl Default for WebConfig {
@@ -37,6 +39,7 @@ impl Default for WebConfig {
             request_timeout: Duration::from_secs(30),
             token_ttl_seconds: 600,
             hub: HubConfig::default(),
+            oidc: None,
         }
     }
 }
@@ -123,6 +126,7 @@ impl AppState {
             kruispunt_portal::PortalConfig {
                 form_body_limit: config.body_limit,
                 upload_body_limit: config.batch_body_limit,
+                oidc: config.oidc.clone(),
                 ..kruispunt_portal::PortalConfig::for_public_url(config.public_url.as_deref())
             },
         )

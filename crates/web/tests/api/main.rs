@@ -10,5 +10,6 @@ mod helpers;
 mod hub;
 mod matrix;
 mod oauth;
+mod oidc;
 mod portal;
 mod system;
