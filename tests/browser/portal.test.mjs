@@ -4,6 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createHash, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -19,13 +21,70 @@ const shots = process.env.KRUISPUNT_SCREENSHOTS === 'docs'
 mkdirSync(shots, { recursive: true });
 const PASSWORD = 'kruispunt-demo-2026';
 
-let server, browser, base, env = {};
+let server, browser, base, idp, env = {};
+
+// A small OpenID Connect provider for the sign-in test: discovery, JWKS,
+// an authorization endpoint that signs in `employer@demo.kruispunt.be` at
+// once, and a token endpoint that checks the client secret and PKCE and
+// returns an RS256 ID token.
+const OIDC_CLIENT = { id: 'kruispunt-portal', secret: 'browser-suite-secret' };
+function startIdp() {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'suite-1', alg: 'RS256', use: 'sig' };
+  const grants = new Map();
+  const b64 = (b) => Buffer.from(b).toString('base64url');
+  const sign = (claims) => {
+    const input = `${b64(JSON.stringify({ alg: 'RS256', kid: 'suite-1', typ: 'JWT' }))}.${b64(JSON.stringify(claims))}`;
+    return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
+  };
+  const srv = createServer((req, res) => {
+    const url = new URL(req.url, idp.url);
+    const json = (status, body) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+    if (url.pathname === '/.well-known/openid-configuration') {
+      return json(200, { issuer: idp.url, authorization_endpoint: `${idp.url}/authorize`, token_endpoint: `${idp.url}/token`,
+        jwks_uri: `${idp.url}/jwks`, token_endpoint_auth_methods_supported: ['client_secret_basic'] });
+    }
+    if (url.pathname === '/jwks') return json(200, { keys: [jwk] });
+    if (url.pathname === '/authorize') {
+      const q = url.searchParams;
+      const code = randomBytes(16).toString('hex');
+      grants.set(code, { nonce: q.get('nonce'), challenge: q.get('code_challenge'), redirect: q.get('redirect_uri') });
+      res.writeHead(302, { location: `${q.get('redirect_uri')}?code=${code}&state=${encodeURIComponent(q.get('state'))}` });
+      return res.end();
+    }
+    if (url.pathname === '/token' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        const f = new URLSearchParams(body);
+        const auth = `Basic ${Buffer.from(`${OIDC_CLIENT.id}:${OIDC_CLIENT.secret}`).toString('base64')}`;
+        const g = grants.get(f.get('code'));
+        grants.delete(f.get('code'));
+        const pkce = g && createHash('sha256').update(f.get('code_verifier') || '').digest('base64url') === g.challenge;
+        if (req.headers.authorization !== auth || !g || !pkce || f.get('redirect_uri') !== g.redirect) {
+          return json(400, { error: 'invalid_grant' });
+        }
+        const now = Math.floor(Date.now() / 1000);
+        json(200, { token_type: 'Bearer', access_token: 'x', id_token: sign({ iss: idp.url, aud: OIDC_CLIENT.id,
+          sub: 'demo-employer', email: 'employer@demo.kruispunt.be', email_verified: true, nonce: g.nonce, iat: now, exp: now + 300 }) });
+      });
+      return;
+    }
+    json(404, { error: 'not_found' });
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => {
+    idp = { server: srv, url: `http://127.0.0.1:${srv.address().port}` };
+    resolve();
+  }));
+}
 
 function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'kp-browser-'));
   return new Promise((resolve, reject) => {
     server = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0'], {
-      cwd: dir, env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RUST_LOG: 'warn', KRUISPUNT_OIDC_ISSUER: idp.url, KRUISPUNT_OIDC_CLIENT_ID: OIDC_CLIENT.id,
+        KRUISPUNT_OIDC_CLIENT_SECRET: OIDC_CLIENT.secret, KRUISPUNT_OIDC_LABEL: 'Demo IdP' },
     });
     let out = '';
     const timer = setTimeout(() => reject(new Error('server did not start:\n' + out)), 120_000);
@@ -74,6 +133,7 @@ async function shot(page, name) {
 }
 
 before(async () => {
+  await startIdp();
   await startServer();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium', headless: true,
@@ -85,6 +145,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (server) server.kill('SIGTERM');
+  if (idp) idp.server.close();
 });
 
 test('the four languages render, with <html lang>', async () => {
@@ -220,6 +281,13 @@ test('a social secretariat declares for the employer that mandated it', async ()
   await page.goto(`${base}/employer/personnel-file?employer=${env.EMPLOYER_ID}`);
   assert.ok((await page.textContent('#periods')).includes(period));
   assert.deepEqual(await axe(page), []);
+});
+
+test('an employer signs in through an OpenID Connect provider', async () => {
+  const page = await newPage('en-GB');
+  await page.goto(`${base}/login?next=%2Femployer%2Fmailbox`);
+  await Promise.all([page.waitForURL(/\/employer\/mailbox$/), page.click('#f-oidc')]);
+  assert.ok((await page.textContent('.account')).includes(env.EMPLOYER_ID));
 });
 
 test('a citizen sees the institution that consulted them', async () => {
