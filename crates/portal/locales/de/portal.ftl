@@ -354,6 +354,11 @@ sex-F = Weiblich
 access-log-title = Wer hat meine Daten eingesehen
 access-log-lead = Jede Anfrage einer Einrichtung zu Ihrer Person läuft über die Zentrale Datenbank und wird festgehalten, ob sie weitergeleitet oder abgelehnt wurde.
 access-log-empty = Keine Einrichtung hat Ihre Daten angefragt.
+access-log-own = { $count ->
+    [one] Auch Ihre eigenen Abfragen Ihrer Daten auf diesem Portal werden protokolliert (bisher eine).
+   *[other] Auch Ihre eigenen Abfragen Ihrer Daten auf diesem Portal werden protokolliert (bisher { $count }).
+}
+access-log-own-last = Zuletzt: { $date } { $time } UTC.
 outcome-forwarded = Weitergeleitet
 outcome-refused = Abgelehnt
 outcome-not-authorized = keine Genehmigung

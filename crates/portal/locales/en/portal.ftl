@@ -354,6 +354,11 @@ sex-F = Female
 access-log-title = Who accessed my data
 access-log-lead = Every request about you from an institution goes through the Crossroads Bank and is recorded, whether it was forwarded or refused.
 access-log-empty = No institution has asked for your data.
+access-log-own = { $count ->
+    [one] Your own consultation of your data on this portal is logged too (once so far).
+   *[other] Your own consultations of your data on this portal are logged too ({ $count } so far).
+}
+access-log-own-last = Last: { $date } { $time } UTC.
 outcome-forwarded = Forwarded
 outcome-refused = Refused
 outcome-not-authorized = not authorized

@@ -354,6 +354,11 @@ sex-F = Féminin
 access-log-title = Qui a consulté mes données
 access-log-lead = Chaque demande d'une institution à votre sujet passe par la Banque-Carrefour et est enregistrée, qu'elle ait été transmise ou refusée.
 access-log-empty = Aucune institution n'a demandé vos données.
+access-log-own = { $count ->
+    [one] Vos propres consultations de vos données sur ce portail sont aussi enregistrées (une jusqu'ici).
+   *[other] Vos propres consultations de vos données sur ce portail sont aussi enregistrées ({ $count } jusqu'ici).
+}
+access-log-own-last = Dernière : { $date } { $time } UTC.
 outcome-forwarded = Transmis
 outcome-refused = Refusé
 outcome-not-authorized = pas d'autorisation

@@ -354,6 +354,11 @@ sex-F = Vrouwelijk
 access-log-title = Wie heeft mijn gegevens geraadpleegd
 access-log-lead = Elke aanvraag van een instelling over u gaat via de Kruispuntbank en wordt geregistreerd, of ze nu doorgestuurd of geweigerd werd.
 access-log-empty = Geen enkele instelling heeft uw gegevens opgevraagd.
+access-log-own = { $count ->
+    [one] Ook uw eigen raadplegingen van uw gegevens op dit portaal worden gelogd (tot nu toe één).
+   *[other] Ook uw eigen raadplegingen van uw gegevens op dit portaal worden gelogd (tot nu toe { $count }).
+}
+access-log-own-last = Laatste: { $date } { $time } UTC.
 outcome-forwarded = Doorgestuurd
 outcome-refused = Geweigerd
 outcome-not-authorized = geen machtiging

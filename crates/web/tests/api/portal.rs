@@ -299,13 +299,12 @@ async fn each_kind_of_account_opens_its_own_pages_only() {
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Peeters") && body.contains("93.05.18-223.61"));
-    assert_eq!(
-        get("/citizen/access-log", citizen.clone())
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    // The person's own read is in the audit log, and said so.
+    let (own, last) = app.store.audit_self_accesses("93051822361").await.unwrap();
+    assert_eq!((own, last), (1, Some(app.clock.now().millis())));
+    let res = get("/citizen/access-log", citizen.clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("id=\"own-reads\""));
 
     let res = login(&app, &http, &csrf, "boss@example.be", PASSWORD).await;
     let boss = cookie_value(&set_cookie(&res, "kp_session").unwrap());
