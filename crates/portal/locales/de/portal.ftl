@@ -236,6 +236,7 @@ batch-processing = { $pending } von { $forms } Formularen werden noch verarbeite
 batch-totals = Angenommen: { $accepted }. Abgelehnt: { $refused }. Warten auf Identifizierung: { $waiting }.
 batch-notification-download = Die NOTIFICATION herunterladen (XML)
 batch-at-line = Zeile { $line }
+batch-for-employer = für Arbeitgeber { $employer }
 batch-kind-DimonaIn = Beginn (IN)
 batch-kind-DimonaOut = Ende (OUT)
 batch-kind-DimonaUpdate = Änderung (UPDATE)

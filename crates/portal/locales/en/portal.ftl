@@ -236,6 +236,7 @@ batch-processing = { $pending } of { $forms } forms are still being processed. T
 batch-totals = Accepted: { $accepted }. Refused: { $refused }. Waiting for identification: { $waiting }.
 batch-notification-download = Download the NOTIFICATION (XML)
 batch-at-line = line { $line }
+batch-for-employer = for employer { $employer }
 batch-kind-DimonaIn = Start (IN)
 batch-kind-DimonaOut = End (OUT)
 batch-kind-DimonaUpdate = Change (UPDATE)

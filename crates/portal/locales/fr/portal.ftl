@@ -236,6 +236,7 @@ batch-processing = { $pending } formulaire(s) sur { $forms } encore en traitemen
 batch-totals = Acceptés : { $accepted }. Refusés : { $refused }. En attente d'identification : { $waiting }.
 batch-notification-download = Télécharger la NOTIFICATION (XML)
 batch-at-line = ligne { $line }
+batch-for-employer = pour l'employeur { $employer }
 batch-kind-DimonaIn = Début (IN)
 batch-kind-DimonaOut = Fin (OUT)
 batch-kind-DimonaUpdate = Modification (UPDATE)

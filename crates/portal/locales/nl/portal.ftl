@@ -236,6 +236,7 @@ batch-processing = { $pending } van { $forms } formulieren worden nog verwerkt. 
 batch-totals = Aanvaard: { $accepted }. Geweigerd: { $refused }. Wacht op identificatie: { $waiting }.
 batch-notification-download = De NOTIFICATION downloaden (XML)
 batch-at-line = regel { $line }
+batch-for-employer = voor werkgever { $employer }
 batch-kind-DimonaIn = Begin (IN)
 batch-kind-DimonaOut = Einde (OUT)
 batch-kind-DimonaUpdate = Wijziging (UPDATE)

@@ -850,6 +850,33 @@ async fn a_provider_declares_for_the_employers_that_mandate_it_and_only_those() 
         .unwrap();
     assert!(csv.contains(&period));
 
+    // A file sent by the provider for the employer: each form says for whom.
+    app.add_person("85073003328", "Dubois", "Marc").await;
+    let xml = crate::batch::file(&[crate::batch::dimona_in(
+        &e.to_string(),
+        "85073003328",
+        "2026-12-01",
+    )]);
+    let res = upload(
+        &app,
+        &http,
+        &cookie,
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("file", Some("FI.PROV.PORTAL.1"), xml.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let body = get("/employer/batch/files/FI.PROV.PORTAL.1".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains(&format!("for employer {e}")), "{body}");
+    assert!(body.contains("tag-result-A"), "{body}");
+
     // The employer sees who declares for it; its own form has no choice.
     let (boss, _) = signed_in(&app, &http, "boss@example.be").await;
     let boss_get = |path: &'static str| {
