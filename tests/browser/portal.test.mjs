@@ -4,6 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createHash, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -19,13 +21,70 @@ const shots = process.env.KRUISPUNT_SCREENSHOTS === 'docs'
 mkdirSync(shots, { recursive: true });
 const PASSWORD = 'kruispunt-demo-2026';
 
-let server, browser, base, env = {};
+let server, browser, base, idp, env = {};
+
+// A small OpenID Connect provider for the sign-in test: discovery, JWKS,
+// an authorization endpoint that signs in `employer@demo.kruispunt.be` at
+// once, and a token endpoint that checks the client secret and PKCE and
+// returns an RS256 ID token.
+const OIDC_CLIENT = { id: 'kruispunt-portal', secret: 'browser-suite-secret' };
+function startIdp() {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'suite-1', alg: 'RS256', use: 'sig' };
+  const grants = new Map();
+  const b64 = (b) => Buffer.from(b).toString('base64url');
+  const sign = (claims) => {
+    const input = `${b64(JSON.stringify({ alg: 'RS256', kid: 'suite-1', typ: 'JWT' }))}.${b64(JSON.stringify(claims))}`;
+    return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
+  };
+  const srv = createServer((req, res) => {
+    const url = new URL(req.url, idp.url);
+    const json = (status, body) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+    if (url.pathname === '/.well-known/openid-configuration') {
+      return json(200, { issuer: idp.url, authorization_endpoint: `${idp.url}/authorize`, token_endpoint: `${idp.url}/token`,
+        jwks_uri: `${idp.url}/jwks`, token_endpoint_auth_methods_supported: ['client_secret_basic'] });
+    }
+    if (url.pathname === '/jwks') return json(200, { keys: [jwk] });
+    if (url.pathname === '/authorize') {
+      const q = url.searchParams;
+      const code = randomBytes(16).toString('hex');
+      grants.set(code, { nonce: q.get('nonce'), challenge: q.get('code_challenge'), redirect: q.get('redirect_uri') });
+      res.writeHead(302, { location: `${q.get('redirect_uri')}?code=${code}&state=${encodeURIComponent(q.get('state'))}` });
+      return res.end();
+    }
+    if (url.pathname === '/token' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        const f = new URLSearchParams(body);
+        const auth = `Basic ${Buffer.from(`${OIDC_CLIENT.id}:${OIDC_CLIENT.secret}`).toString('base64')}`;
+        const g = grants.get(f.get('code'));
+        grants.delete(f.get('code'));
+        const pkce = g && createHash('sha256').update(f.get('code_verifier') || '').digest('base64url') === g.challenge;
+        if (req.headers.authorization !== auth || !g || !pkce || f.get('redirect_uri') !== g.redirect) {
+          return json(400, { error: 'invalid_grant' });
+        }
+        const now = Math.floor(Date.now() / 1000);
+        json(200, { token_type: 'Bearer', access_token: 'x', id_token: sign({ iss: idp.url, aud: OIDC_CLIENT.id,
+          sub: 'demo-employer', email: 'employer@demo.kruispunt.be', email_verified: true, nonce: g.nonce, iat: now, exp: now + 300 }) });
+      });
+      return;
+    }
+    json(404, { error: 'not_found' });
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => {
+    idp = { server: srv, url: `http://127.0.0.1:${srv.address().port}` };
+    resolve();
+  }));
+}
 
 function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'kp-browser-'));
   return new Promise((resolve, reject) => {
     server = spawn(bin, ['serve', '--demo', '--listen', '127.0.0.1:0'], {
-      cwd: dir, env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RUST_LOG: 'warn', KRUISPUNT_OIDC_ISSUER: idp.url, KRUISPUNT_OIDC_CLIENT_ID: OIDC_CLIENT.id,
+        KRUISPUNT_OIDC_CLIENT_SECRET: OIDC_CLIENT.secret, KRUISPUNT_OIDC_LABEL: 'Demo IdP' },
     });
     let out = '';
     const timer = setTimeout(() => reject(new Error('server did not start:\n' + out)), 120_000);
@@ -74,6 +133,7 @@ async function shot(page, name) {
 }
 
 before(async () => {
+  await startIdp();
   await startServer();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium', headless: true,
@@ -85,6 +145,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (server) server.kill('SIGTERM');
+  if (idp) idp.server.close();
 });
 
 test('the four languages render, with <html lang>', async () => {
@@ -147,6 +208,86 @@ test('an employer declares a Dimona IN through the form and finds the period in 
   const csv = await page.request.get(`${base}/employer/personnel-file?format=csv`);
   assert.ok((await csv.text()).includes(period));
   assert.deepEqual(await axe(page), []);
+});
+
+// A Dimona XML file (Dimona_20231.xsd) with one DimonaIn.
+function dimonaFile(employer, inss, start, end) {
+  const ending = end ? `<EndingDate>${end}</EndingDate>` : '';
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<Dimona xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="Dimona_20231.xsd">
+  <Form>
+    <Identification>DIMONA</Identification>
+    <FormCreationDate>2026-11-29</FormCreationDate>
+    <FormCreationHour>10:00:00.000</FormCreationHour>
+    <AttestationStatus>0</AttestationStatus>
+    <TypeForm>SU</TypeForm>
+    <DimonaIn>
+      <StartingDate>${start}</StartingDate>
+      ${ending}
+      <EmployerId><NOSSRegistrationNbr>${employer}</NOSSRegistrationNbr></EmployerId>
+      <NaturalPerson><INSS>${inss}</INSS></NaturalPerson>
+      <DimonaFeatures><JointCommissionNbr>XXX</JointCommissionNbr><WorkerType>OTH</WorkerType></DimonaFeatures>
+    </DimonaIn>
+  </Form>
+</Dimona>
+`;
+}
+
+test('an employer sends a Dimona file, then reads the acknowledgement and the result of each form', async () => {
+  const page = await newPage();
+  await login(page, 'employer');
+  await page.goto(`${base}/employer/batch`);
+  // A valid file (a period that ends before the one declared through the form).
+  const valid = dimonaFile(env.EMPLOYER_ID, env.SSIN, '2026-12-07', '2026-12-11');
+  await page.setInputFiles('#f-file', { name: 'FI.DIMONA.browser.1.xml', mimeType: 'text/xml', buffer: Buffer.from(valid) });
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/employer/batch"] button[type=submit]')]);
+  assert.match(page.url(), /\/employer\/batch\/files\/FI\.DIMONA\.browser\.1\.xml$/);
+  for (let i = 0; i < 20 && !(await page.locator('#notification').count()); i++) await page.reload();
+  const row = page.locator('#notification #form-1');
+  assert.ok(await row.locator('.tag-result-A').isVisible(), await row.textContent());
+  assert.match(await row.textContent(), /\d{12}/);
+  assert.deepEqual(await axe(page), []);
+  await shot(page, 'batch-notification');
+  const xml = await page.request.get(`${base}/employer/batch/files/FI.DIMONA.browser.1.xml/notification.xml`);
+  assert.ok((await xml.text()).includes('<NOTIFICATION'));
+  // An invalid one: refused at reception, each error with its line and column.
+  await page.goto(`${base}/employer/batch`);
+  const invalid = dimonaFile(env.EMPLOYER_ID, env.SSIN, '2026-13-01');
+  await page.setInputFiles('#f-file', { name: 'FI.DIMONA.browser.2.xml', mimeType: 'text/xml', buffer: Buffer.from(invalid) });
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/employer/batch"] button[type=submit]')]);
+  const errors = await page.textContent('#acrf-errors');
+  assert.ok(errors.includes('00910-003'), errors);
+  assert.ok(await page.locator('#files').textContent().then((t) => t.includes('FI.DIMONA.browser.1.xml')));
+  assert.ok(!(await page.locator('#files').textContent()).includes('FI.DIMONA.browser.2.xml'), 'nothing kept');
+  assert.deepEqual(await axe(page), []);
+  await shot(page, 'batch-refused');
+});
+
+test('a social secretariat declares for the employer that mandated it', async () => {
+  const page = await newPage('en-GB');
+  await login(page, 'provider');
+  assert.ok(page.url().endsWith('/employer'));
+  const clients = await page.textContent('#clients');
+  assert.ok(clients.includes(env.EMPLOYER_ID), clients);
+  assert.deepEqual(await axe(page), []);
+  await shot(page, 'provider');
+  await Promise.all([page.waitForNavigation(), page.click(`#clients a[href="/employer/dimona/new?employer=${env.EMPLOYER_ID}"]`)]);
+  assert.equal(await page.inputValue('#f-employer'), env.EMPLOYER_ID);
+  await page.fill('#f-ssin', env.SSIN);
+  await page.fill('#f-startDate', '2026-12-14');
+  await page.fill('#f-endDate', '2026-12-18');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/employer/dimona/new"] button[type=submit]')]);
+  const period = (await page.textContent('#period-id')).trim();
+  await page.goto(`${base}/employer/personnel-file?employer=${env.EMPLOYER_ID}`);
+  assert.ok((await page.textContent('#periods')).includes(period));
+  assert.deepEqual(await axe(page), []);
+});
+
+test('an employer signs in through an OpenID Connect provider', async () => {
+  const page = await newPage('en-GB');
+  await page.goto(`${base}/login?next=%2Femployer%2Fmailbox`);
+  await Promise.all([page.waitForURL(/\/employer\/mailbox$/), page.click('#f-oidc')]);
+  assert.ok((await page.textContent('.account')).includes(env.EMPLOYER_ID));
 });
 
 test('a citizen sees the institution that consulted them', async () => {

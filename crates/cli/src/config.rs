@@ -28,6 +28,63 @@ pub struct FileConfig {
     pub provider_timeout_ms: Option<u64>,
     /// `json` (default for `serve`) or `text`.
     pub log_format: Option<String>,
+    /// Portal sign-in through an OpenID Connect provider.
+    pub oidc: Option<OidcFile>,
+}
+
+/// `[oidc]`: every key can also come from the environment
+/// (`KRUISPUNT_OIDC_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_SCOPES`,
+/// `_LABEL`), which wins over the file.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcFile {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<String>,
+    pub label: Option<String>,
+}
+
+impl std::fmt::Debug for OidcFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcFile")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The OIDC provider of the portal, if one is configured (environment >
+/// file); an incomplete or unsafe configuration is a usage error.
+pub fn oidc(file: &FileConfig) -> anyhow::Result<Option<kruispunt_portal::OidcConfig>> {
+    let empty = OidcFile::default();
+    let f = file.oidc.as_ref().unwrap_or(&empty);
+    let pick = |env: &str, v: &Option<String>| {
+        std::env::var(env)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| v.clone())
+    };
+    let Some(issuer) = pick("KRUISPUNT_OIDC_ISSUER", &f.issuer) else {
+        return Ok(None);
+    };
+    let client_id = pick("KRUISPUNT_OIDC_CLIENT_ID", &f.client_id).ok_or_else(|| {
+        crate::usage("oidc: client_id is missing (file or KRUISPUNT_OIDC_CLIENT_ID)")
+    })?;
+    let client_secret =
+        pick("KRUISPUNT_OIDC_CLIENT_SECRET", &f.client_secret).ok_or_else(|| {
+            crate::usage("oidc: client_secret is missing (file or KRUISPUNT_OIDC_CLIENT_SECRET)")
+        })?;
+    let config = kruispunt_portal::OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        scopes: pick("KRUISPUNT_OIDC_SCOPES", &f.scopes)
+            .unwrap_or_else(|| kruispunt_portal::OIDC_DEFAULT_SCOPES.to_owned()),
+        label: pick("KRUISPUNT_OIDC_LABEL", &f.label),
+    };
+    config.check().map_err(crate::usage)?;
+    Ok(Some(config))
 }
 
 impl FileConfig {

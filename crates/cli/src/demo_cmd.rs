@@ -99,7 +99,14 @@ pub async fn serve_demo(
         );
     }
     let citizen = store.sample_living_person("CPAS-LIEGE").await?;
-    let employer = store.sample_active_employer().await?;
+    let employers = store.sample_active_employers(2).await?;
+    let employer = employers.first().copied();
+    // The second employer acts as a social secretariat: the first one
+    // mandates it to declare on its behalf.
+    let provider = employers.get(1).copied();
+    if let (Some(e), Some(p)) = (employer, provider) {
+        state.dimona().grant_mandate(e, p, "demo").await?;
+    }
     let ttl = 24 * 3600;
     let keys = state.keys();
     let now = clock.now();
@@ -120,6 +127,13 @@ pub async fn serve_demo(
     }
     if let Some(e) = employer {
         principals.push(("EMPLOYER", format!("employer {e}"), Principal::Employer(e)));
+    }
+    if let (Some(p), Some(e)) = (provider, employer) {
+        principals.push((
+            "PROVIDER",
+            format!("provider {p} (social secretariat, mandated by employer {e})"),
+            Principal::Employer(p),
+        ));
     }
     if let Some(c) = citizen {
         principals.push(("ME", "citizen (see SSIN)".into(), Principal::Citizen(c)));

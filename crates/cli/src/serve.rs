@@ -73,6 +73,7 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
                 .unwrap_or(defaults.hub.provider_timeout),
             ..defaults.hub.clone()
         },
+        oidc: crate::config::oidc(file)?,
     };
     let store = Store::open(database)
         .await

@@ -122,6 +122,34 @@ impl Hub {
         format!("T{}", self.0.entropy.token_hex())
     }
 
+    /// Records in the audit log that a person read their own data through
+    /// `channel` (e.g. the portal), and returns once it is durable: like
+    /// every other read of personal data, nothing is shown before its
+    /// entry. `services`: what was read (`identification,employment`).
+    pub async fn audit_self_access(
+        &self,
+        ssin: &kruispunt_domain::ids::Ssin,
+        services: &str,
+        channel: &str,
+    ) -> Result<(), HubError> {
+        self.0
+            .audit
+            .append(kruispunt_store::AuditDraft {
+                ticket: self.ticket(),
+                at: self.now().millis(),
+                kind: "self-access".into(),
+                actor: "citizen".into(),
+                service: Some(services.into()),
+                purpose: None,
+                ssin: Some(ssin.to_string()),
+                outcome: "done".into(),
+                detail: Some(serde_json::json!({ "channel": channel }).to_string()),
+                answer_digest: None,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Starts the background work of a server: webhook delivery and
     /// time-based audit checkpoints.
     pub fn spawn_workers(&self) {

@@ -8,11 +8,13 @@
 //! [`router`] into the application.
 
 pub mod i18n;
+mod oidc;
 mod pages;
 mod render;
 mod session;
 pub mod stats;
 
+pub use oidc::{DEFAULT_SCOPES as OIDC_DEFAULT_SCOPES, OidcConfig};
 pub use session::SessionUser;
 
 use axum::Router;
@@ -50,6 +52,11 @@ pub struct PortalConfig {
     /// Largest batch file uploaded through `/employer/batch`, in bytes
     /// (the API's batch limit).
     pub upload_body_limit: usize,
+    /// The public base URL (`https://kruispunt.example`): the OIDC
+    /// redirect URI is built from it (else from the request's Host).
+    pub public_url: Option<String>,
+    /// Sign-in through an external OpenID Connect provider, if configured.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Default for PortalConfig {
@@ -63,6 +70,8 @@ impl Default for PortalConfig {
             max_failures_per_address: 30,
             form_body_limit: 1024 * 1024,
             upload_body_limit: 64 * 1024 * 1024,
+            public_url: None,
+            oidc: None,
         }
     }
 }
@@ -73,6 +82,7 @@ impl PortalConfig {
     pub fn for_public_url(public_url: Option<&str>) -> Self {
         Self {
             secure_cookies: public_url.is_some_and(|u| u.starts_with("https://")),
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             ..Self::default()
         }
     }
@@ -89,6 +99,7 @@ struct Inner {
     env: minijinja::Environment<'static>,
     times: stats::ResponseTimes,
     throttle: session::Throttle,
+    oidc: Option<oidc::Client>,
 }
 
 /// The portal service. Cheap to clone.
@@ -105,6 +116,7 @@ impl Portal {
         let messages = Arc::new(Messages::load()?);
         let env = render::environment(messages.clone())?;
         let hub = dimona.hub().clone();
+        let oidc = config.oidc.clone().map(oidc::Client::new).transpose()?;
         Ok(Self(Arc::new(Inner {
             store: hub.store().clone(),
             hub,
@@ -116,6 +128,7 @@ impl Portal {
             env,
             times: stats::ResponseTimes::default(),
             throttle: session::Throttle::default(),
+            oidc,
         })))
     }
 
@@ -147,6 +160,9 @@ impl Portal {
     }
     pub(crate) fn throttle(&self) -> &session::Throttle {
         &self.0.throttle
+    }
+    pub(crate) fn oidc(&self) -> Option<&oidc::Client> {
+        self.0.oidc.as_ref()
     }
 
     pub(crate) fn t(&self, lang: Lang, key: &str) -> String {

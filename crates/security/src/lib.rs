@@ -4,6 +4,8 @@
 //!   EdDSA/Ed25519), signed by a rotatable key ring;
 //! - [`client_assertion`]: OAuth2 client authentication with a signed JWT
 //!   assertion (RS256, ES256), as the ONSS token endpoint does;
+//! - [`oidc`]: OpenID Connect sign-in for the portal (PKCE, ID tokens
+//!   verified against the issuer's JWKS);
 //! - [`password`]: argon2id password hashes for portal accounts;
 //! - [`system`]: the real clock and the real entropy source, the only
 //!   places that read them (everything else gets them passed in).
@@ -12,6 +14,7 @@ pub mod access_token;
 pub mod audit;
 pub mod client_assertion;
 mod error;
+pub mod oidc;
 pub mod password;
 pub mod session;
 pub mod system;

@@ -240,6 +240,18 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
+    /// How often a person read their own data (`self-access` entries),
+    /// and when last (epoch ms).
+    pub async fn audit_self_accesses(&self, ssin: &str) -> Result<(i64, Option<i64>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(at) AS last FROM audit_log WHERE ssin = $1 AND kind = 'self-access'",
+        )
+        .bind(ssin.to_owned())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("last")?))
+    }
+
     pub async fn audit_entry_by_ticket(
         &self,
         ticket: &str,

@@ -34,7 +34,7 @@ pub use network::{
     AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
 };
 pub use notifications::{Delivery, Notification};
-pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, SessionRow};
+pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, OidcFlowRow, SessionRow};
 pub use users::UserRow;
 
 use sqlx::AnyPool;

@@ -100,7 +100,77 @@ pub struct DailyDeclarations {
     pub refused: i64,
 }
 
+/// An OpenID Connect sign-in under way (see migration 000011).
+#[derive(Clone)]
+pub struct OidcFlowRow {
+    /// SHA-256 (hex) of the `state` the browser holds.
+    pub state_hash: String,
+    pub nonce: String,
+    pub verifier: String,
+    pub redirect_uri: String,
+    pub next_path: Option<String>,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for OidcFlowRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcFlowRow")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Store {
+    /// Records a sign-in under way (and forgets the expired ones).
+    pub async fn insert_oidc_flow(&self, f: &OidcFlowRow, now: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM portal_oidc_flows WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        sqlx::query(
+            "INSERT INTO portal_oidc_flows (state_hash, nonce, verifier, redirect_uri, next_path, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(f.state_hash.clone())
+        .bind(f.nonce.clone())
+        .bind(f.verifier.clone())
+        .bind(f.redirect_uri.clone())
+        .bind(f.next_path.clone())
+        .bind(f.expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes the sign-in with this state: at most once, and only before it
+    /// expires.
+    pub async fn take_oidc_flow(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<OidcFlowRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM portal_oidc_flows WHERE state_hash = $1")
+            .bind(state_hash.to_owned())
+            .fetch_optional(&self.writer)
+            .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let flow = OidcFlowRow {
+            state_hash: r.try_get("state_hash")?,
+            nonce: r.try_get("nonce")?,
+            verifier: r.try_get("verifier")?,
+            redirect_uri: r.try_get("redirect_uri")?,
+            next_path: r.try_get("next_path")?,
+            expires_at: r.try_get("expires_at")?,
+        };
+        let taken = sqlx::query("DELETE FROM portal_oidc_flows WHERE state_hash = $1")
+            .bind(state_hash.to_owned())
+            .execute(&self.writer)
+            .await?;
+        Ok((taken.rows_affected() == 1 && flow.expires_at > now).then_some(flow))
+    }
+
     pub async fn insert_session(&self, s: &SessionRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO portal_sessions (id_hash, user_id, principal, csrf, created_at, expires_at, last_seen) \

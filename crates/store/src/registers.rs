@@ -261,17 +261,21 @@ impl Store {
     }
 
     /// An active employer (for demo logins).
-    pub async fn sample_active_employer(&self) -> Result<Option<EmployerId>, StoreError> {
-        let row = sqlx::query(
-            "SELECT employer_id FROM employers WHERE active = 1 ORDER BY employer_id LIMIT 1",
+    /// The first `limit` active employers by ONSS number (the demo's
+    /// employer, then its social secretariat).
+    pub async fn sample_active_employers(&self, limit: i64) -> Result<Vec<EmployerId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT employer_id FROM employers WHERE active = 1 ORDER BY employer_id LIMIT $1",
         )
-        .fetch_optional(&self.pool)
+        .bind(limit)
+        .fetch_all(&self.pool)
         .await?;
-        row.map(|r| {
-            let v: i64 = r.try_get("employer_id")?;
-            EmployerId::from_value(v as u64).map_err(|_| StoreError::Corrupt("employers"))
-        })
-        .transpose()
+        rows.iter()
+            .map(|r| {
+                let v: i64 = r.try_get("employer_id")?;
+                EmployerId::from_value(v as u64).map_err(|_| StoreError::Corrupt("employers"))
+            })
+            .collect()
     }
 
     pub async fn count_persons(&self) -> Result<i64, StoreError> {

@@ -28,6 +28,8 @@ pub struct WebConfig {
     pub rate_limit: crate::limits::RateLimit,
     /// The hub's settings (provider timeout, checkpoints, group commit).
     pub hub: HubConfig,
+    /// The portal's OpenID Connect provider, if any.
+    pub oidc: Option<kruispunt_portal::OidcConfig>,
 }
 
 impl Default for WebConfig {
@@ -40,6 +42,7 @@ impl Default for WebConfig {
             token_ttl_seconds: 600,
             rate_limit: crate::limits::RateLimit::DEFAULT,
             hub: HubConfig::default(),
+            oidc: None,
         }
     }
 }
@@ -127,6 +130,7 @@ impl AppState {
             kruispunt_portal::PortalConfig {
                 form_body_limit: config.body_limit,
                 upload_body_limit: config.batch_body_limit,
+                oidc: config.oidc.clone(),
                 ..kruispunt_portal::PortalConfig::for_public_url(config.public_url.as_deref())
             },
         )

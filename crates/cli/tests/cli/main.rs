@@ -482,6 +482,51 @@ async fn configuration_files_refuse_unknown_keys() {
 }
 
 #[tokio::test]
+async fn an_incomplete_or_unsafe_oidc_configuration_stops_serve() {
+    let cli = Cli::new().await;
+    let cfg = cli.dir.path().join("oidc.toml");
+    std::fs::write(
+        &cfg,
+        "[oidc]\nissuer = \"https://login.example/realms/kp\"\nclient_id = \"kruispunt\"\n",
+    )
+    .unwrap();
+    let err = cli.fails(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(err.contains("client_secret"), "{err}");
+    std::fs::write(
+        &cfg,
+        "[oidc]\nissuer = \"http://login.example\"\nclient_id = \"kruispunt\"\nclient_secret = \"x\"\n",
+    )
+    .unwrap();
+    let err = cli.fails(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(err.contains("https"), "{err}");
+    std::fs::write(
+        &cfg,
+        "[oidc]\nissuer = \"https://x\"\nclient_identifier = \"k\"\n",
+    )
+    .unwrap();
+    let err = cli.fails(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(err.contains("client_identifier"), "{err}");
+}
+
+#[tokio::test]
 async fn serve_answers_and_stops_cleanly_on_sigterm() {
     let cli = Cli::new().await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_kruispunt"))

@@ -47,3 +47,15 @@ faq-11-a = Ja: auf Deutsch, Französisch, Niederländisch oder Englisch. Wählen
 faq-12-topic = Arbeitgeber
 faq-12-q = Wie exportiere ich mein Personalregister?
 faq-12-a = Öffnen Sie „Personalregister“, filtern Sie bei Bedarf und wählen Sie „Als CSV herunterladen“: die Datei enthält alle Perioden des Filters.
+
+faq-13-topic = Arbeitgeber
+faq-13-q = Wie sende ich viele Meldungen auf einmal?
+faq-13-a = Öffnen Sie 'Dateiübertragung' und senden Sie eine Dimona-XML-Datei (Dimona_20231.xsd). Eine Datei mit einem Strukturfehler wird sofort abgelehnt, mit jedem Fehler und seiner Zeile; sonst sehen Sie einige Sekunden später das Ergebnis jedes Formulars und können die Empfangsbestätigung (ACRF) und die NOTIFICATION herunterladen.
+
+faq-14-topic = Arbeitgeber
+faq-14-q = Mein Sozialsekretariat meldet für mich. Wie funktioniert das?
+faq-14-a = Ihr Unternehmen erteilt ihm ein Mandat. Das Sekretariat meldet sich mit seinem eigenen Konto an und wählt dann im Meldeformular, im Personalregister und im Postfach, für welchen Arbeitgeber es handelt. Ohne aktives Mandat wird es abgelehnt.
+
+faq-15-topic = Konto
+faq-15-q = Kann ich mich ohne Passwort anmelden?
+faq-15-a = Ist die Plattform mit einem Identitätsanbieter verbunden, zeigt die Anmeldeseite dessen Schaltfläche. Die E-Mail-Adresse, die er bestätigt, muss die Ihres Portalkontos sein: Sie erhalten dadurch keine weiteren Rechte.

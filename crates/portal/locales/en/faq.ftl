@@ -47,3 +47,15 @@ faq-11-a = Yes: in English, French, Dutch or German. Choose the language at the 
 faq-12-topic = Employers
 faq-12-q = How do I export my personnel file?
 faq-12-a = Open 'Personnel file', filter if needed, then choose 'Download as CSV': the file holds every period matching the filter.
+
+faq-13-topic = Employers
+faq-13-q = How do I send many declarations at once?
+faq-13-a = Open 'File upload' and send a Dimona XML file (Dimona_20231.xsd). A file with an error in its structure is refused at once with each error and its line; otherwise you see the result of every form a few seconds later, and can download the acknowledgement (ACRF) and the NOTIFICATION.
+
+faq-14-topic = Employers
+faq-14-q = My social secretariat declares for me. How does that work?
+faq-14-a = Your company gives it a mandate. The secretariat signs in with its own account and then chooses, in the declaration form, the personnel file and the mailbox, for which employer it acts. Without an active mandate it is refused.
+
+faq-15-topic = Account
+faq-15-q = Can I sign in without a password?
+faq-15-a = If the platform is connected to an identity provider, the sign-in page offers its button. The e-mail address it confirms must be the one of your portal account: it gives you no other rights.

@@ -47,3 +47,15 @@ faq-11-a = Oui : en français, en néerlandais, en allemand ou en anglais. Chois
 faq-12-topic = Employeurs
 faq-12-q = Comment exporter mon registre du personnel ?
 faq-12-a = Ouvrez « Registre du personnel », filtrez si besoin, puis choisissez « Télécharger au format CSV » : le fichier contient toutes les périodes du filtre.
+
+faq-13-topic = Employeurs
+faq-13-q = Comment envoyer beaucoup de déclarations à la fois ?
+faq-13-a = Ouvrez « Envoi de fichiers » et envoyez un fichier XML Dimona (Dimona_20231.xsd). Un fichier dont la structure contient une erreur est refusé tout de suite, avec chaque erreur et sa ligne ; sinon vous voyez le résultat de chaque formulaire quelques secondes plus tard et pouvez télécharger l'accusé de réception (ACRF) et la NOTIFICATION.
+
+faq-14-topic = Employeurs
+faq-14-q = Mon secrétariat social déclare pour moi. Comment cela fonctionne-t-il ?
+faq-14-a = Votre entreprise lui donne un mandat. Le secrétariat se connecte avec son propre compte puis choisit, dans le formulaire de déclaration, le registre du personnel et la boîte aux lettres, pour quel employeur il agit. Sans mandat actif, il est refusé.
+
+faq-15-topic = Compte
+faq-15-q = Puis-je me connecter sans mot de passe ?
+faq-15-a = Si la plateforme est reliée à un fournisseur d'identité, la page de connexion propose son bouton. L'adresse e-mail qu'il confirme doit être celle de votre compte du portail : cela ne vous donne aucun autre droit.

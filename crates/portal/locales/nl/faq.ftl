@@ -47,3 +47,15 @@ faq-11-a = Ja: in het Nederlands, Frans, Duits of Engels. Kies de taal bovenaan 
 faq-12-topic = Werkgevers
 faq-12-q = Hoe exporteer ik mijn personeelsbestand?
 faq-12-a = Open 'Personeelsbestand', filter indien nodig en kies 'Downloaden als CSV': het bestand bevat alle periodes van de filter.
+
+faq-13-topic = Werkgevers
+faq-13-q = Hoe verstuur ik veel aangiften tegelijk?
+faq-13-a = Open 'Bestanden versturen' en verstuur een Dimona-XML-bestand (Dimona_20231.xsd). Een bestand met een fout in de structuur wordt meteen geweigerd, met elke fout en haar regel; anders ziet u enkele seconden later het resultaat van elk formulier en kunt u het ontvangstbewijs (ACRF) en de NOTIFICATION downloaden.
+
+faq-14-topic = Werkgevers
+faq-14-q = Mijn sociaal secretariaat doet aangifte voor mij. Hoe werkt dat?
+faq-14-a = Uw onderneming geeft het een mandaat. Het secretariaat meldt zich aan met zijn eigen account en kiest dan in het aangifteformulier, het personeelsregister en de mailbox voor welke werkgever het optreedt. Zonder actief mandaat wordt het geweigerd.
+
+faq-15-topic = Account
+faq-15-q = Kan ik me aanmelden zonder wachtwoord?
+faq-15-a = Als het platform met een identiteitsprovider verbonden is, toont de aanmeldpagina zijn knop. Het e-mailadres dat hij bevestigt, moet dat van uw portaalaccount zijn: het geeft u geen andere rechten.

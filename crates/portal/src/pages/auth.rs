@@ -25,7 +25,7 @@ pub fn home_of(p: &Principal) -> &'static str {
 }
 
 /// Only local paths: never an open redirect.
-fn safe_next(next: Option<&str>) -> Option<String> {
+pub(crate) fn safe_next(next: Option<&str>) -> Option<String> {
     let n = next?;
     (n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 512)
         .then(|| n.to_owned())
@@ -42,7 +42,8 @@ pub async fn login_form(
     portal.page(
         &ctx,
         "login.html",
-        json!({"next": safe_next(q.get("next")), "email": ""}),
+        json!({"next": safe_next(q.get("next")), "email": "",
+               "oidc": portal.oidc().map(|c| c.config.label())}),
     )
 }
 
@@ -69,7 +70,8 @@ pub async fn login(
             &ctx,
             status,
             "login.html",
-            json!({"next": next, "email": email, "errors": errors.render(&portal, ctx.lang)}),
+            json!({"next": next, "email": email, "errors": errors.render(&portal, ctx.lang),
+                   "oidc": portal.oidc().map(|c| c.config.label())}),
         )
     };
     let mut errors = Errors::default();

@@ -421,7 +421,7 @@ pub async fn file(
     portal.page(
         &ctx,
         "batch_file.html",
-        json!({"file": file, "report": report}),
+        json!({"file": file, "report": report, "sender": sender.as_i64()}),
     )
 }
 

@@ -24,6 +24,12 @@ pub async fn home(
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, PortalError> {
     let ssin = ctx.citizen()?;
+    // A person's own reads are logged like anyone else's, before the data
+    // is shown (the operators' audit verification covers them).
+    portal
+        .hub()
+        .audit_self_access(&ssin, "identification,employment", "portal")
+        .await?;
     let person = portal.store().person(&ssin).await?;
     let mut employments = Vec::new();
     for p in portal.store().periods_of_person(&ssin.to_string()).await? {
@@ -96,12 +102,21 @@ async fn access_log_page(
                    "message": c.message, "answer": c.answer, "date": &at[..10]})
         })
         .collect();
+    let (own, last) = portal
+        .store()
+        .audit_self_accesses(&ssin.to_string())
+        .await?;
+    let own_last = last.map(|t| {
+        let at = Timestamp(t).rfc3339();
+        json!({"date": at.get(..10), "time": at.get(11..16)})
+    });
     portal.page_with_status(
         ctx,
         status,
         "access_log.html",
         json!({
             "items": items, "corrections": corrections, "sent": sent,
+            "own": own, "own_last": own_last,
             "errors": errors.render(portal, ctx.lang),
             "values": {"topic": form.value("topic"), "message": form.value("message")},
         }),

@@ -60,6 +60,58 @@ fn notice_json(portal: &Portal, ctx: &Ctx, d: &DeclarationRow) -> Value {
     })
 }
 
+/// The employers the signed-in account declares for: itself first, then
+/// those that mandate it (a provider: a social secretariat, an
+/// accountant), as select options `{value, label}`.
+async fn represented(portal: &Portal, caller: EmployerId) -> Result<Vec<Value>, PortalError> {
+    let label = |id: EmployerId, name: Option<String>| match name {
+        Some(n) => format!("{n} ({id})"),
+        None => id.to_string(),
+    };
+    let own = portal.store().employer(caller).await?.map(|e| e.name);
+    let mut out = vec![json!({"value": caller.to_string(), "label": label(caller, own)})];
+    for m in portal.dimona().mandates_of(caller).await? {
+        if m.provider_id != caller.as_i64() || m.revoked_at.is_some() {
+            continue;
+        }
+        let Some(id) = u64::try_from(m.employer_id)
+            .ok()
+            .and_then(|n| EmployerId::from_value(n).ok())
+        else {
+            continue;
+        };
+        let name = portal.store().employer(id).await?.map(|e| e.name);
+        out.push(json!({"value": id.to_string(), "label": label(id, name)}));
+    }
+    Ok(out)
+}
+
+/// The employer a page acts for: the one `requested` (`employer` in the
+/// query or the form) when the caller may act for it (`may_act_for`),
+/// the caller itself when nothing is requested; `None` when refused.
+async fn acting_for(
+    portal: &Portal,
+    caller: EmployerId,
+    requested: Option<&str>,
+) -> Result<Option<EmployerId>, PortalError> {
+    let Some(r) = requested else {
+        return Ok(Some(caller));
+    };
+    let Ok(e) = EmployerId::parse(r) else {
+        return Ok(None);
+    };
+    Ok(portal.dimona().may_act_for(caller, e).await?.then_some(e))
+}
+
+/// `employer=N` for links, when acting for another employer than oneself.
+fn employer_query(caller: EmployerId, employer: EmployerId) -> String {
+    if caller == employer {
+        String::new()
+    } else {
+        format!("employer={employer}")
+    }
+}
+
 pub async fn home(
     State(portal): State<Portal>,
     Extension(ctx): Extension<Ctx>,
@@ -98,10 +150,34 @@ pub async fn home(
             "address": e.address.map(|a| format!("{} {}, {} {} ({})", a.street, a.house_number, a.postal_code, a.municipality, a.country)),
         })
     });
+    // Mandates: the employers this account declares for, and the
+    // providers declaring for this employer.
+    let mut clients = Vec::new();
+    let mut providers = Vec::new();
+    for m in portal.dimona().mandates_of(id).await? {
+        if m.revoked_at.is_some() {
+            continue;
+        }
+        let (other, list) = if m.provider_id == id.as_i64() {
+            (m.employer_id, &mut clients)
+        } else {
+            (m.provider_id, &mut providers)
+        };
+        let Some(other) = u64::try_from(other)
+            .ok()
+            .and_then(|n| EmployerId::from_value(n).ok())
+        else {
+            continue;
+        };
+        let name = portal.store().employer(other).await?.map(|e| e.name);
+        let since = kruispunt_domain::clock::Timestamp(m.granted_at).rfc3339();
+        list.push(json!({"id": other.to_string(), "name": name, "since": since.get(..10)}));
+    }
     portal.page(
         &ctx,
         "employer.html",
-        json!({"company": company, "notices": notices, "running": running}),
+        json!({"company": company, "notices": notices, "running": running,
+               "clients": clients, "providers": providers}),
     )
 }
 
@@ -114,7 +190,7 @@ fn kind_of(s: Option<&str>) -> &'static str {
     }
 }
 
-fn form_page(
+async fn form_page(
     portal: &Portal,
     ctx: &Ctx,
     status: StatusCode,
@@ -122,8 +198,11 @@ fn form_page(
     values: &Fields,
     errors: &Errors,
 ) -> Result<Response, PortalError> {
+    let caller = ctx.employer()?;
+    let employers = represented(portal, caller).await?;
     let mut v = Map::new();
     for f in [
+        "employer",
         "ssin",
         "startDate",
         "endDate",
@@ -142,6 +221,7 @@ fn form_page(
         "dimona_new.html",
         json!({
             "kind": kind, "values": v, "errors": errors.render(portal, ctx.lang),
+            "employers": if employers.len() > 1 { employers } else { Vec::new() },
             "worker_types": WORKER_TYPES.iter().map(|w| json!({"value": w, "label": format!("{w} – {}", portal.t(ctx.lang, &format!("worker-type-{w}")))})).collect::<Vec<_>>(),
             "joint_committees": JOINT_COMMITTEES.iter().map(|j| json!({"value": j, "label": portal.t(ctx.lang, &format!("jc-{j}"))})).collect::<Vec<_>>(),
         }),
@@ -153,8 +233,12 @@ pub async fn dimona_form(
     Extension(ctx): Extension<Ctx>,
     Query(q): Query<Fields>,
 ) -> Result<Response, PortalError> {
-    ctx.employer()?;
+    let caller = ctx.employer()?;
+    let employer = acting_for(&portal, caller, q.get("employer"))
+        .await?
+        .ok_or(PortalError::Forbidden)?;
     let mut values = Fields::default();
+    values.0.insert("employer".into(), employer.to_string());
     if let Some(p) = q.get("period") {
         values.0.insert("periodId".into(), p.to_owned());
     }
@@ -168,6 +252,7 @@ pub async fn dimona_form(
         &values,
         &Errors::default(),
     )
+    .await
 }
 
 /// `HH:MM` (what `<input type=time>` sends) or `HHMM` → `HHMM`.
@@ -357,10 +442,19 @@ pub async fn dimona_submit(
     Extension(ctx): Extension<Ctx>,
     Form(form): Form<Fields>,
 ) -> Result<Response, PortalError> {
-    let employer = ctx.employer()?;
+    let caller = ctx.employer()?;
     ctx.check_csrf(form.get("csrf"))?;
     let kind = kind_of(form.get("type"));
     let mut errors = Errors::default();
+    // A provider picks the employer it declares for; the service checks
+    // the mandate again when the declaration is submitted.
+    let employer = match acting_for(&portal, caller, form.get("employer")).await? {
+        Some(e) => e,
+        None => {
+            errors.add("employer", "anomaly-90256-155");
+            caller
+        }
+    };
     let body = declaration_json(kind, employer, &form, &mut errors);
     if errors.is_empty() {
         // The server's own rules, before anything is sent: blocking
@@ -375,13 +469,13 @@ pub async fn dimona_submit(
         }
     }
     if errors.is_empty() {
-        match portal.dimona().submit(employer, &body).await {
+        match portal.dimona().submit(caller, &body).await {
             Ok(id) => {
                 tracing::info!(kind, "portal Dimona declaration received");
                 return Ok(Redirect::to(&format!("/employer/dimona/{id}")).into_response());
             }
             Err(SubmitError::Invalid(i)) => errors.add(field_of(&i.field), "error-field-rejected"),
-            Err(SubmitError::NoMandate) => errors.add("form", "anomaly-90256-155"),
+            Err(SubmitError::NoMandate) => errors.add("employer", "anomaly-90256-155"),
             Err(SubmitError::Hub(h)) => return Err(h.into()),
         }
     }
@@ -393,6 +487,7 @@ pub async fn dimona_submit(
         &form,
         &errors,
     )
+    .await
 }
 
 pub async fn dimona_status(
@@ -452,7 +547,10 @@ pub async fn personnel_file(
     Extension(ctx): Extension<Ctx>,
     Query(q): Query<Fields>,
 ) -> Result<Response, PortalError> {
-    let employer = ctx.employer()?;
+    let caller = ctx.employer()?;
+    let employer = acting_for(&portal, caller, q.get("employer"))
+        .await?
+        .ok_or(PortalError::Forbidden)?;
     let mut errors = Errors::default();
     let ssin = match q.get("ssin") {
         None => None,
@@ -541,13 +639,19 @@ pub async fn personnel_file(
             })
         })
         .collect();
-    let query: Vec<String> = ["ssin", "from", "to", "status"]
+    let query: Vec<String> = ["employer", "ssin", "from", "to", "status"]
         .iter()
         .filter_map(|k| {
             q.get(k)
                 .map(|v| format!("{k}={}", crate::render::url_encode(v)))
         })
         .collect();
+    let employers = represented(&portal, caller).await?;
+    let employers = if employers.len() > 1 {
+        employers
+    } else {
+        Vec::new()
+    };
     portal.page_with_status(
         &ctx,
         if errors.is_empty() {
@@ -559,7 +663,10 @@ pub async fn personnel_file(
         json!({
             "items": items, "total": total, "shown": items.len(),
             "errors": errors.render(&portal, ctx.lang),
-            "f": {"ssin": q.value("ssin"), "from": q.value("from"), "to": q.value("to"), "status": q.value("status")},
+            "f": {"ssin": q.value("ssin"), "from": q.value("from"), "to": q.value("to"), "status": q.value("status"),
+                  "employer": employer.to_string()},
+            "employers": employers,
+            "employer_query": employer_query(caller, employer),
             "csv_query": if query.is_empty() { "format=csv".to_owned() } else { format!("{}&format=csv", query.join("&")) },
         }),
     )
@@ -568,8 +675,12 @@ pub async fn personnel_file(
 pub async fn mailbox(
     State(portal): State<Portal>,
     Extension(ctx): Extension<Ctx>,
+    Query(q): Query<Fields>,
 ) -> Result<Response, PortalError> {
-    let employer = ctx.employer()?;
+    let caller = ctx.employer()?;
+    let employer = acting_for(&portal, caller, q.get("employer"))
+        .await?
+        .ok_or(PortalError::Forbidden)?;
     let notices: Vec<Value> = portal
         .store()
         .recent_notices(employer.as_i64(), 100)
@@ -577,7 +688,13 @@ pub async fn mailbox(
         .iter()
         .map(|d| notice_json(&portal, &ctx, d))
         .collect();
-    portal.page(&ctx, "mailbox.html", json!({"notices": notices}))
+    let employers = represented(&portal, caller).await?;
+    portal.page(
+        &ctx,
+        "mailbox.html",
+        json!({"notices": notices, "employer": employer.to_string(),
+               "employers": if employers.len() > 1 { employers } else { Vec::new() }}),
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod batch;
 mod citizen;
 mod employer;
 mod institution;
+mod oidc;
 mod operator;
 mod public;
 
@@ -22,6 +23,8 @@ pub fn routes() -> Router<Portal> {
         .route("/faq", get(public::faq))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route("/login/oidc", get(oidc::start))
+        .route("/login/oidc/callback", get(oidc::callback))
         .route("/employer", get(employer::home))
         .route(
             "/employer/dimona/new",

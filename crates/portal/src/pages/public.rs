@@ -260,7 +260,7 @@ pub async fn statistics(
 }
 
 /// Number of questions in the `faq.ftl` files (`faq-N-q`, `faq-N-a`, `faq-N-topic`).
-pub const FAQ_ENTRIES: usize = 12;
+pub const FAQ_ENTRIES: usize = 15;
 
 pub async fn faq(
     State(portal): State<Portal>,

@@ -11,5 +11,6 @@ mod hub;
 mod limits;
 mod matrix;
 mod oauth;
+mod oidc;
 mod portal;
 mod system;

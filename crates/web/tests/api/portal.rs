@@ -299,13 +299,12 @@ async fn each_kind_of_account_opens_its_own_pages_only() {
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Peeters") && body.contains("93.05.18-223.61"));
-    assert_eq!(
-        get("/citizen/access-log", citizen.clone())
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    // The person's own read is in the audit log, and said so.
+    let (own, last) = app.store.audit_self_accesses("93051822361").await.unwrap();
+    assert_eq!((own, last), (1, Some(app.clock.now().millis())));
+    let res = get("/citizen/access-log", citizen.clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("id=\"own-reads\""));
 
     let res = login(&app, &http, &csrf, "boss@example.be", PASSWORD).await;
     let boss = cookie_value(&set_cookie(&res, "kp_session").unwrap());
@@ -721,4 +720,190 @@ async fn a_batch_file_over_the_limit_is_refused_with_a_page() {
         "{body}"
     );
     assert!(app.store.batch_file("FI.BIG").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_provider_declares_for_the_employers_that_mandate_it_and_only_those() {
+    let app = TestApp::spawn().await;
+    app.add_person("93051822361", "Peeters", "Jan").await;
+    let employer = app.add_employer("000935467", "0403170701").await;
+    let provider = app.add_employer("0009355-64", "0403.199.702").await;
+    let stranger = app.add_employer("0009356-61", "0404.493.859").await;
+    let (Principal::Employer(e), Principal::Employer(p), Principal::Employer(o)) =
+        (&employer, &provider, &stranger)
+    else {
+        unreachable!()
+    };
+    app.state
+        .dimona()
+        .grant_mandate(*e, *p, "test")
+        .await
+        .unwrap();
+    add_user(&app, "boss@example.be", &employer).await;
+    add_user(&app, "secretariat@example.be", &provider).await;
+    add_user(&app, "stranger@example.be", &stranger).await;
+    let http = client();
+    let (session, token) = signed_in(&app, &http, "secretariat@example.be").await;
+    let cookie = format!("kp_session={session}; kp_lang=en");
+    let get = |path: String| {
+        http.get(app.url(&path))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+
+    // The personal page lists the employer that gave the mandate.
+    let body = get("/employer".into()).await.unwrap().text().await.unwrap();
+    assert!(body.contains("Employers you declare for"), "{body}");
+    assert!(
+        body.contains(&format!("/employer/personnel-file?employer={e}")),
+        "{body}"
+    );
+    // The form offers it, preselected from the link; a stranger's is refused.
+    let res = get(format!("/employer/dimona/new?employer={e}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("id=\"f-employer\""), "{body}");
+    assert!(
+        body.contains(&format!("<option value=\"{e}\" selected>")),
+        "{body}"
+    );
+    assert_eq!(
+        get(format!("/employer/dimona/new?employer={o}"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        get(format!("/employer/personnel-file?employer={o}"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        get(format!("/employer/mailbox?employer={o}"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // Declaring for the stranger: named at the employer field.
+    let declare = |for_employer: String| {
+        http.post(app.url("/employer/dimona/new"))
+            .header("cookie", cookie.clone())
+            .form(&[
+                ("csrf", token.clone()),
+                ("type", "in".into()),
+                ("employer", for_employer),
+                ("ssin", "93051822361".into()),
+                ("workerType", "OTH".into()),
+                ("jointCommission", "XXX".into()),
+                ("startDate", "2026-12-01".into()),
+            ])
+            .send()
+    };
+    let res = declare(o.to_string()).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("id=\"f-employer-error\""), "{body}");
+    assert!(body.contains("No mandate to declare for this employer"));
+
+    // For the mandating employer: accepted, in that employer's file.
+    let res = declare(e.to_string()).await.unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let body = get(location).await.unwrap().text().await.unwrap();
+    assert!(body.contains("id=\"period-id\""), "processed: {body}");
+    let period = body
+        .split("id=\"period-id\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_owned();
+    let file = get(format!("/employer/personnel-file?employer={e}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(file.contains(&period), "{file}");
+    assert!(
+        file.contains(&format!("type=out&amp;period={period}&amp;employer={e}")),
+        "actions stay with the employer: {file}"
+    );
+    let own = get("/employer/personnel-file".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!own.contains(&period), "not in the provider's own file");
+    let csv = get(format!("/employer/personnel-file?employer={e}&format=csv"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(&period));
+
+    // A file sent by the provider for the employer: each form says for whom.
+    app.add_person("85073003328", "Dubois", "Marc").await;
+    let xml = crate::batch::file(&[crate::batch::dimona_in(
+        &e.to_string(),
+        "85073003328",
+        "2026-12-01",
+    )]);
+    let res = upload(
+        &app,
+        &http,
+        &cookie,
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("file", Some("FI.PROV.PORTAL.1"), xml.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let body = get("/employer/batch/files/FI.PROV.PORTAL.1".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains(&format!("for employer {e}")), "{body}");
+    assert!(body.contains("tag-result-A"), "{body}");
+
+    // The employer sees who declares for it; its own form has no choice.
+    let (boss, _) = signed_in(&app, &http, "boss@example.be").await;
+    let boss_get = |path: &'static str| {
+        http.get(app.url(path))
+            .header("cookie", format!("kp_session={boss}; kp_lang=en"))
+            .send()
+    };
+    let body = boss_get("/employer").await.unwrap().text().await.unwrap();
+    assert!(body.contains("Providers declaring for you") && body.contains(&p.to_string()));
+    let body = boss_get("/employer/dimona/new")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!body.contains("id=\"f-employer\""));
+    // Revoked: the provider may no longer act for it.
+    app.state
+        .dimona()
+        .revoke_mandate(*e, *p, "test")
+        .await
+        .unwrap();
+    assert_eq!(
+        get(format!("/employer/personnel-file?employer={e}"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
 }
