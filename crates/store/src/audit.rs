@@ -56,11 +56,16 @@ impl std::fmt::Debug for HubKeyRow {
 /// change runs inside one, so the change and its audit entry commit
 /// together, or neither does.
 ///
-/// The head is locked by the transaction's *first* statement (an UPDATE),
-/// which on SQLite takes the write lock up front: no read-then-write lock
-/// upgrade, hence no busy deadlock between concurrent writers.
+/// On SQLite the head is locked by the transaction's *first* statement (an
+/// UPDATE), which takes the write lock up front: no read-then-write lock
+/// upgrade, hence no busy deadlock between concurrent writers. On
+/// PostgreSQL it is locked by the first `append`, near the end of the
+/// transaction, so the row lock that serializes every node's audit entries
+/// is held briefly.
 pub struct AuditedTx<'a> {
     tx: Transaction<'a, Any>,
+    /// Whether this transaction holds the head (and `seq`/`hash` are it).
+    locked: bool,
     seq: i64,
     hash: Vec<u8>,
     checkpoint_every: i64,
@@ -94,18 +99,24 @@ impl Store {
         &self,
         checkpoint_every: i64,
     ) -> Result<AuditedTx<'static>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut *tx)
-            .await?;
-        Ok(AuditedTx {
-            seq: row.try_get("seq")?,
-            hash: row.try_get("hash")?,
+        let tx = self.writer.begin().await?;
+        let mut audited = AuditedTx {
+            locked: false,
+            seq: 0,
+            hash: Vec::new(),
             tx,
             checkpoint_every,
             backend: self.backend,
             bulk_rows: self.bulk_rows(12),
-        })
+        };
+        // SQLite: lock up front (see above). PostgreSQL: at the first
+        // append, so the head's row lock is held only for the end of the
+        // transaction: a Dimona batch no longer makes every hub message of
+        // every node wait for its whole processing.
+        if self.backend == crate::Backend::Sqlite {
+            audited.lock_head().await?;
+        }
+        Ok(audited)
     }
 
     /// Group-commit append: computes the chain from `head` (the caller's
@@ -185,6 +196,7 @@ impl Store {
         at: i64,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.begin_audited(0).await?;
+        tx.lock_head().await?;
         let last: Option<i64> = sqlx::query("SELECT MAX(seq) AS s FROM audit_checkpoints")
             .fetch_one(tx.conn())
             .await?
@@ -403,12 +415,29 @@ impl AuditedTx<'_> {
         self.backend
     }
 
+    pub(crate) async fn lock_head(&mut self) -> Result<(), StoreError> {
+        if self.locked {
+            return Ok(());
+        }
+        let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        self.seq = row.try_get("seq")?;
+        self.hash = row.try_get("hash")?;
+        self.locked = true;
+        Ok(())
+    }
+
     /// Appends entries to the chain inside this transaction; returns their seqs.
     pub async fn append(
         &mut self,
         drafts: &[AuditDraft],
         crypto: &dyn AuditCrypto,
     ) -> Result<Vec<i64>, StoreError> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.lock_head().await?;
         let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
         for d in drafts {
             let record = record_of(d, self.seq + 1);
@@ -437,11 +466,13 @@ impl AuditedTx<'_> {
 
     /// Moves the head and commits the change with its audit entries.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(self.seq)
-            .bind(self.hash.clone())
-            .execute(&mut *self.tx)
-            .await?;
+        if self.locked {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(self.seq)
+                .bind(self.hash.clone())
+                .execute(&mut *self.tx)
+                .await?;
+        }
         self.tx.commit().await?;
         Ok(())
     }
