@@ -12,7 +12,7 @@ Needs `wrk` (Debian package). Builds the release binary first.
 import argparse, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "kruispunt")
+BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "kruispunt")
 
 
 def free_port():
@@ -112,13 +112,16 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--database", default=None, help="default: a fresh SQLite file")
+    ap.add_argument("--rate-limit", type=int, default=0,
+                    help="per-client requests/s (default 0: off, the load is one client)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "kruispunt"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="kruispunt-bench-")
     db = args.database or os.path.join(work, "bench.db")
-    env = dict(os.environ, KRUISPUNT_DATABASE_URL=db, RUST_LOG="warn")
+    # One client (one token, one IP) measures the server's ceiling: no per-client limit.
+    env = dict(os.environ, KRUISPUNT_DATABASE_URL=db, RUST_LOG="warn", KRUISPUNT_RATE_LIMIT_PER_SECOND=str(args.rate_limit))
     subprocess.run([BIN, "demo", "--persons", "50000", "--employers", "100"], env=env, check=True, stdout=subprocess.DEVNULL)
     token = subprocess.run([BIN, "admin", "token", "--operator", "--ttl", "3600"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()

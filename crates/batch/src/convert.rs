@@ -29,6 +29,9 @@ fn sources(kind: &str, field: &str) -> Vec<String> {
         ],
         "employer.enterpriseNumber" => vec![format!("{k}/EmployerId/CompanyID")],
         "worker" | "worker.ssin" => vec![format!("{k}/NaturalPerson/INSS"), format!("{k}/INSS")],
+        "worker.familyName" => vec![format!("{k}/NaturalPerson/WorkerName")],
+        "worker.givenName" => vec![format!("{k}/NaturalPerson/WorkerFirstName")],
+        "worker.birthDate" => vec![format!("{k}/NaturalPerson/WorkerBirthdate")],
         _ => {
             let tag = match tail {
                 "periodId" => "DimonaPeriodId",

@@ -399,6 +399,18 @@ impl State<'_> {
                 message: "text outside the Dimona element".into(),
             });
         };
+        // Elements with element content keep only what is not whitespace
+        // (an error at their end); skipped subtrees keep nothing. Without
+        // this, the indentation between 10,000 forms would count as the
+        // root's text.
+        let t = match frame.element.map(|e| &e.content) {
+            Some(Content::Simple(_)) => t,
+            Some(Content::Complex(_)) => t.trim(),
+            None => "",
+        };
+        if t.is_empty() {
+            return Ok(());
+        }
         if frame.text.len() + t.len() > self.limits.max_text {
             let name = frame.element.map_or("?", |e| e.name);
             let code = frame.element.map_or("90372", |e| e.code);

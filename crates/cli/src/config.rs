@@ -17,6 +17,11 @@ pub struct FileConfig {
     pub batch_body_limit_bytes: Option<usize>,
     pub request_timeout_seconds: Option<u64>,
     pub token_ttl_seconds: Option<i64>,
+    /// Sustained requests per second per client (token subject, else IP);
+    /// 0 switches rate limiting off.
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests a client may send at once before being throttled.
+    pub rate_limit_burst: Option<u32>,
     /// NATS JetStream URL to publish notifications to.
     pub nats_url: Option<String>,
     /// Time an external provider gets to answer a forwarded message.

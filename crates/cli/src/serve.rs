@@ -26,6 +26,13 @@ pub struct ServeArgs {
     /// (subjects kruispunt.notifications.<institution>).
     #[arg(long, env = "KRUISPUNT_NATS_URL", value_name = "URL")]
     nats: Option<String>,
+    /// Sustained requests per second per client (the token's subject, else
+    /// the IP address); beyond, 429 with Retry-After. 0: no limit.
+    #[arg(long, env = "KRUISPUNT_RATE_LIMIT_PER_SECOND", value_name = "N")]
+    rate_limit_per_second: Option<u32>,
+    /// Requests a client may send at once before the rate applies.
+    #[arg(long, env = "KRUISPUNT_RATE_LIMIT_BURST", value_name = "N")]
+    rate_limit_burst: Option<u32>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -37,6 +44,16 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
         .or_else(|| file.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let defaults = WebConfig::default();
+    let per_second = args
+        .rate_limit_per_second
+        .or(file.rate_limit_per_second)
+        .unwrap_or(defaults.rate_limit.per_second);
+    // Without an explicit burst, two seconds' worth.
+    let burst = args
+        .rate_limit_burst
+        .or(file.rate_limit_burst)
+        .unwrap_or_else(|| per_second.saturating_mul(2))
+        .max(1);
     let config = WebConfig {
         public_url: args.public_url.or_else(|| file.public_url.clone()),
         body_limit: file.body_limit_bytes.unwrap_or(defaults.body_limit),
@@ -48,6 +65,7 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
             .map(Duration::from_secs)
             .unwrap_or(defaults.request_timeout),
         token_ttl_seconds: file.token_ttl_seconds.unwrap_or(defaults.token_ttl_seconds),
+        rate_limit: kruispunt_web::limits::RateLimit { per_second, burst },
         hub: kruispunt_hub::HubConfig {
             provider_timeout: file
                 .provider_timeout_ms

@@ -31,6 +31,41 @@ pub struct EmployerJson {
 #[serde(rename_all = "camelCase")]
 pub struct WorkerJson {
     pub ssin: Option<String>,
+    /// A worker without an SSIN is identified by these three (and the
+    /// gender, when given) against the National Register.
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+}
+
+/// Who the worker is when the declaration gives no SSIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerIdentity {
+    pub family_name: String,
+    pub given_name: String,
+    pub birth_date: String,
+}
+
+impl WorkerJson {
+    /// The identity data, when complete (names not blank, a valid date).
+    pub fn identity(&self) -> Option<WorkerIdentity> {
+        let name = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let birth = self
+            .birth_date
+            .as_deref()
+            .filter(|d| parse_date("worker.birthDate", d).is_ok())?;
+        Some(WorkerIdentity {
+            family_name: name(&self.family_name)?,
+            given_name: name(&self.given_name)?,
+            birth_date: birth.trim().to_owned(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -210,7 +245,16 @@ pub fn check(d: &DeclarationJson) -> Result<Checked, Invalid> {
                 .as_ref()
                 .ok_or_else(|| Invalid::new("dimonaIn", "is required"))?;
             if ssin.is_none() {
-                return Err(Invalid::new("worker.ssin", "is required for a Dimona IN"));
+                let w = d.worker.as_ref();
+                if let Some(b) = w.and_then(|w| w.birth_date.as_deref()) {
+                    parse_date("worker.birthDate", b)?;
+                }
+                if w.and_then(WorkerJson::identity).is_none() {
+                    return Err(Invalid::new(
+                        "worker.ssin",
+                        "is required for a Dimona IN, unless the worker is identified by familyName, givenName and birthDate",
+                    ));
+                }
             }
             date("dimonaIn.startDate", &i.start_date)?;
             date("dimonaIn.endDate", &i.end_date)?;

@@ -249,10 +249,21 @@ impl Dimona {
     pub fn spawn_worker(&self) {
         let dimona = self.clone();
         tokio::spawn(async move {
+            let mut pass: u64 = 0;
             loop {
                 match dimona.process_pending().await {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "Dimona processing pass failed"),
+                }
+                // Every ~2 s: declarations waiting for identification whose
+                // worker the register now knows go back to the queue.
+                pass += 1;
+                if pass.is_multiple_of(10) {
+                    match dimona.reidentify().await {
+                        Ok(0) => {}
+                        Ok(_) => continue,
+                        Err(e) => tracing::warn!(error = %e, "Dimona re-identification failed"),
+                    }
                 }
                 let _ =
                     tokio::time::timeout(Duration::from_millis(200), dimona.wake.notified()).await;

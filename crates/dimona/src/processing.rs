@@ -17,6 +17,9 @@ use kruispunt_hub::HubError;
 use kruispunt_store::{AuditDraft, DeclarationRow, NewReference, PeriodRow, Store};
 use serde_json::{Value, json};
 
+/// Failed processing attempts before a declaration is refused (KP000-001).
+pub const MAX_ATTEMPTS: i64 = 5;
+
 /// The institution under which Dimona registers employment relations.
 pub const DIMONA_INSTITUTION: &str = "ONSS";
 
@@ -38,6 +41,15 @@ pub fn period_json(p: &PeriodRow) -> Value {
         "plannedHoursNumber": p.planned_hours, "workerType": p.worker_type,
         "jointCommissionNumber": p.joint_committee, "status": p.status,
     })
+}
+
+/// What one processing transaction shares: the audit entries, appended
+/// together before the commit (one statement instead of one per
+/// declaration), and the employers already read.
+#[derive(Default)]
+pub(crate) struct Pass {
+    audit: Vec<AuditDraft>,
+    employers: std::collections::HashMap<i64, Option<kruispunt_domain::registers::Employer>>,
 }
 
 fn date(s: &Option<String>) -> Option<time::Date> {
@@ -75,9 +87,11 @@ impl Dimona {
                     .store()
                     .begin_audited(hub.config().checkpoint_every)
                     .await?;
+                let mut pass = Pass::default();
                 for d in batch {
-                    self.process_in(&mut tx, d).await?;
+                    self.process_in(&mut tx, d, &mut pass).await?;
                 }
+                tx.append(&pass.audit, hub.key()).await?;
                 tx.commit().await?;
                 Ok::<(), HubError>(())
             };
@@ -90,10 +104,20 @@ impl Dimona {
                 .store()
                 .begin_audited(hub.config().checkpoint_every)
                 .await?;
-            match self.process_in(&mut tx, d).await {
+            let mut pass = Pass::default();
+            let done = match self.process_in(&mut tx, d, &mut pass).await {
+                Ok(()) => tx
+                    .append(&pass.audit, hub.key())
+                    .await
+                    .map(|_| ())
+                    .map_err(HubError::from),
+                Err(e) => Err(e),
+            };
+            match done {
                 Ok(()) => tx.commit().await?,
                 Err(e) => {
-                    tracing::warn!(error = %e, "a Dimona declaration could not be processed; it stays queued")
+                    drop(tx);
+                    self.failed_attempt(d, &e).await?;
                 }
             }
         }
@@ -104,6 +128,7 @@ impl Dimona {
         &self,
         tx: &mut kruispunt_store::AuditedTx<'static>,
         d: &DeclarationRow,
+        pass: &mut Pass,
     ) -> Result<(), HubError> {
         let hub = self.hub();
         let now = hub.now();
@@ -113,7 +138,14 @@ impl Dimona {
         let checked = check(&body).map_err(HubError::Invalid)?;
         let employer = EmployerId::from_value(d.employer_id as u64)
             .map_err(|e| HubError::Internal(e.to_string()))?;
-        let employer_row = hub.store().employer(employer).await?;
+        let employer_row = match pass.employers.get(&d.employer_id) {
+            Some(e) => e.clone(),
+            None => {
+                let e = hub.store().employer(employer).await?;
+                pass.employers.insert(d.employer_id, e.clone());
+                e
+            }
+        };
         let mut anomalies: Vec<AnomalyKind> = Vec::new();
         let mut worker: Option<Value> = None;
         let mut period: Option<PeriodRow> = None;
@@ -123,9 +155,15 @@ impl Dimona {
         }
         match checked.kind {
             Kind::In => {
-                let ssin = checked
-                    .ssin
-                    .ok_or_else(|| HubError::Internal("IN without SSIN".into()))?;
+                let ssin = match checked.ssin {
+                    Some(s) => s,
+                    None => match self.identify(&body).await? {
+                        Some(s) => s,
+                        // Not (yet) identifiable: S, and the declaration
+                        // waits for the register (see `reidentify`).
+                        None => return self.finish_pending(tx, d, &body, employer, pass).await,
+                    },
+                };
                 let person = hub.store().person(&ssin).await?;
                 match &person {
                     None => anomalies.push(anomaly::NOT_IDENTIFIABLE),
@@ -164,10 +202,15 @@ impl Dimona {
                         })
                     })
                     .collect();
-                let year = facts.start.map(|s| s.year()).unwrap_or(today.year());
-                let student_hours = Store::student_hours_in(tx.conn(), &ssin.to_string(), year)
-                    .await?
-                    .max(0) as u32;
+                // Only students have a contingent: no query for the others.
+                let student_hours = if facts.worker_type.as_deref() == Some("STU") {
+                    let year = facts.start.map(|s| s.year()).unwrap_or(today.year());
+                    Store::student_hours_in(tx.conn(), &ssin.to_string(), year)
+                        .await?
+                        .max(0) as u32
+                } else {
+                    0
+                };
                 anomalies.extend(check_in(&facts, today, &existing, student_hours));
                 if DeclarationResult::from_anomalies(&anomalies) != DeclarationResult::B {
                     let seq = Store::next_period_sequence_in(tx.conn()).await?;
@@ -372,27 +415,157 @@ impl Dimona {
                 "declaration already processed by another worker".into(),
             ));
         }
-        tx.append(
-            &[AuditDraft {
-                ticket: hub.ticket(),
-                at: now.millis(),
-                kind: format!("dimona.{}", checked.kind.code().to_lowercase()),
-                actor: format!("employer:{employer}"),
-                service: Some("dimona".into()),
-                purpose: None,
-                ssin: checked
-                    .ssin
-                    .map(|s| s.to_string())
-                    .or_else(|| period.as_ref().map(|p| p.ssin.clone())),
-                outcome: result.code().into(),
-                detail: Some(format!("declaration {}", d.id)),
-                answer_digest: None,
-            }],
-            hub.key(),
-        )
-        .await?;
+        pass.audit.push(AuditDraft {
+            ticket: hub.ticket(),
+            at: now.millis(),
+            kind: format!("dimona.{}", checked.kind.code().to_lowercase()),
+            actor: format!("employer:{employer}"),
+            service: Some("dimona".into()),
+            purpose: None,
+            ssin: checked
+                .ssin
+                .map(|s| s.to_string())
+                .or_else(|| period.as_ref().map(|p| p.ssin.clone())),
+            outcome: result.code().into(),
+            detail: Some(format!("declaration {}", d.id)),
+            answer_digest: None,
+        });
         metrics::counter!("dimona_declarations_processed_total", "result" => result.code())
             .increment(1);
         Ok(())
+    }
+
+    /// A declaration that failed alone: counted, retried when its lease
+    /// expires, and after [`MAX_ATTEMPTS`] finished as refused (KP000-001)
+    /// so that it neither blocks its file's NOTIFICATION nor loops forever.
+    async fn failed_attempt(&self, d: &DeclarationRow, e: &HubError) -> Result<(), HubError> {
+        let hub = self.hub();
+        let attempts = hub.store().record_failed_attempt(&d.id).await?;
+        if attempts < MAX_ATTEMPTS {
+            tracing::warn!(declaration = %d.id, attempts, error = %e, "a Dimona declaration could not be processed; it stays queued");
+            return Ok(());
+        }
+        tracing::error!(declaration = %d.id, attempts, error = %e, "a Dimona declaration could not be processed; refused as KP000-001");
+        let now = hub.now();
+        let mut tx = hub
+            .store()
+            .begin_audited(hub.config().checkpoint_every)
+            .await?;
+        let finished = Store::finish_declaration_in(
+            tx.conn(),
+            &d.id,
+            DeclarationResult::B.code(),
+            None,
+            &anomalies_json(&[anomaly::NOT_PROCESSABLE]).to_string(),
+            None,
+            now.millis(),
+        )
+        .await?;
+        if finished {
+            tx.append(
+                &[AuditDraft {
+                    ticket: hub.ticket(),
+                    at: now.millis(),
+                    kind: format!("dimona.{}", d.kind.to_lowercase()),
+                    actor: d.declarant.clone(),
+                    service: Some("dimona".into()),
+                    purpose: None,
+                    ssin: d.ssin.clone(),
+                    outcome: DeclarationResult::B.code().into(),
+                    detail: Some(format!(
+                        "declaration {}: not processable after {attempts} attempts",
+                        d.id
+                    )),
+                    answer_digest: None,
+                }],
+                hub.key(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The SSIN of the one living person matching the declaration's
+    /// identity data, if exactly one does.
+    async fn identify(&self, body: &DeclarationJson) -> Result<Option<Ssin>, HubError> {
+        let Some(id) = body.worker.as_ref().and_then(|w| w.identity()) else {
+            return Ok(None);
+        };
+        let found = self
+            .hub()
+            .store()
+            .persons_by_identity(&id.family_name, &id.given_name, &id.birth_date)
+            .await?;
+        Ok(match found.as_slice() {
+            [one] => Ssin::parse(one).ok(),
+            _ => None,
+        })
+    }
+
+    /// Result S: accepted, waiting for the worker's identification. No
+    /// period yet; the employer gets a notice now and another with the
+    /// final result.
+    async fn finish_pending(
+        &self,
+        tx: &mut kruispunt_store::AuditedTx<'static>,
+        d: &DeclarationRow,
+        body: &DeclarationJson,
+        employer: EmployerId,
+        pass: &mut Pass,
+    ) -> Result<(), HubError> {
+        let hub = self.hub();
+        let now = hub.now();
+        let worker = body.worker.as_ref().map(|w| {
+            json!({"familyName": w.family_name, "givenName": w.given_name,
+                   "birthDate": w.birth_date, "gender": w.gender})
+            .to_string()
+        });
+        let finished = Store::finish_declaration_in(
+            tx.conn(),
+            &d.id,
+            DeclarationResult::S.code(),
+            None,
+            "[]",
+            worker.as_deref(),
+            now.millis(),
+        )
+        .await?;
+        if !finished {
+            return Err(HubError::Internal(
+                "declaration already processed by another worker".into(),
+            ));
+        }
+        pass.audit.push(AuditDraft {
+            ticket: hub.ticket(),
+            at: now.millis(),
+            kind: "dimona.in".into(),
+            actor: format!("employer:{employer}"),
+            service: Some("dimona".into()),
+            purpose: None,
+            ssin: None,
+            outcome: DeclarationResult::S.code().into(),
+            detail: Some(format!("declaration {}", d.id)),
+            answer_digest: None,
+        });
+        metrics::counter!("dimona_declarations_processed_total", "result" => "S").increment(1);
+        Ok(())
+    }
+
+    /// Requeues the S declarations whose worker the register now
+    /// identifies (a person was added or corrected); returns how many.
+    pub async fn reidentify(&self) -> Result<usize, HubError> {
+        let mut n = 0;
+        for d in self.hub().store().pending_identifications(500).await? {
+            let Ok(body) = serde_json::from_str::<DeclarationJson>(&d.body) else {
+                continue;
+            };
+            if self.identify(&body).await?.is_some()
+                && self.hub().store().requeue_pending(&d.id).await?
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }

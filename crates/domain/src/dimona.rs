@@ -153,6 +153,10 @@ anomalies! {
     DUPLICATE = "90373-333", Blocking, "Période Dimona en double", "Dubbele Dimonaperiode";
     OVERLAP = "90373-334", Blocking, "Période Dimona qui se chevauche", "Overlappende Dimonaperiode";
     EMPLOYER_INACTIVE = "90373-343", Blocking, "Employeur non actif dans le répertoire des employeurs", "Werkgever niet actief in het werkgeversrepertorium";
+    // kruispunt's own: a declaration whose processing failed several times
+    // (a defect, not the declarant's error) is refused rather than retried
+    // forever.
+    NOT_PROCESSABLE = "KP000-001", Blocking, "Déclaration impossible à traiter : contactez le support", "Aangifte kan niet verwerkt worden: contacteer de ondersteuning";
     LATE = "90373-460", NonBlocking, "Déclaration tardive", "Laattijdige aangifte";
 }
 

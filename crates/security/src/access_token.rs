@@ -319,4 +319,34 @@ mod tests {
         ));
         assert!(ring.issue(&p, &[], 0, now(), &SystemEntropy).is_err());
     }
+
+    #[test]
+    fn lifetime_is_bounded_and_skew_is_30_seconds_both_ways() {
+        let (ring, _) = ring();
+        let p = Principal::Operator;
+        assert!(
+            ring.issue(&p, &[], MAX_TTL_SECONDS, now(), &SystemEntropy)
+                .is_ok()
+        );
+        assert!(matches!(
+            ring.issue(&p, &[], MAX_TTL_SECONDS + 1, now(), &SystemEntropy),
+            Err(AuthError::Claim { claim: "exp", .. })
+        ));
+        let (tok, _) = ring.issue(&p, &[], 60, now(), &SystemEntropy).unwrap();
+        // Still accepted by a node whose clock runs up to 30 s ahead…
+        assert!(
+            ring.verify(&tok, now().plus_seconds(60 + LEEWAY_SECONDS - 1))
+                .is_ok()
+        );
+        // …or up to 30 s behind the issuer's.
+        assert!(
+            ring.verify(&tok, now().plus_seconds(-LEEWAY_SECONDS))
+                .is_ok()
+        );
+        assert_eq!(
+            ring.verify(&tok, now().plus_seconds(-LEEWAY_SECONDS - 1))
+                .unwrap_err(),
+            AuthError::NotYetValid
+        );
+    }
 }

@@ -197,6 +197,70 @@ impl Store {
             .map_err(Into::into)
     }
 
+    /// Counts a failed processing attempt; returns the attempts so far.
+    pub async fn record_failed_attempt(&self, id: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE dimona_declarations SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+        )
+        .bind(id.to_owned())
+        .fetch_one(&self.writer)
+        .await?
+        .try_get("attempts")?)
+    }
+
+    /// Living persons with this identity (at most 2: enough to tell
+    /// whether it is unique). Names compare case-insensitively.
+    pub async fn persons_by_identity(
+        &self,
+        family_name: &str,
+        given_name: &str,
+        birth_date: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ssin FROM persons WHERE lower(last_name) = lower($1) AND lower(first_name) = lower($2) \
+             AND birth_date = $3 AND death_date IS NULL ORDER BY ssin LIMIT 2",
+        )
+        .bind(family_name.to_owned())
+        .bind(given_name.to_owned())
+        .bind(birth_date.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("ssin"))
+            .collect::<Result<_, _>>()
+            .map_err(Into::into)
+    }
+
+    /// Declarations waiting for their worker's identification (result S).
+    pub async fn pending_identifications(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<DeclarationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM dimona_declarations WHERE result = 'S' ORDER BY received_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(declaration_from)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Puts an S declaration back in the queue (its worker can now be
+    /// identified); `false` if it is no longer waiting.
+    pub async fn requeue_pending(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dimona_declarations SET processed_at = NULL, result = NULL, lease_until = NULL \
+             WHERE id = $1 AND result = 'S'",
+        )
+        .bind(id.to_owned())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Next period sequence number (in the caller's transaction).
     pub async fn next_period_sequence_in(conn: &mut AnyConnection) -> Result<i64, StoreError> {
         Ok(sqlx::query(

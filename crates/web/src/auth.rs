@@ -9,6 +9,25 @@ use axum::http::request::Parts;
 use kruispunt_domain::principal::{Principal, Scope};
 use kruispunt_security::AuthError;
 
+/// A token already verified earlier in the request (by the rate limiter),
+/// so the `Caller` extractor does not look it up again.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub kruispunt_security::access_token::Verified);
+
+/// The bearer token of a request, if it has a well-formed one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// The verified caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -59,27 +78,25 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized(
+        if let Some(Authenticated(v)) = parts.extensions.get::<Authenticated>().cloned() {
+            return Ok(Caller {
+                principal: v.principal,
+                scopes: v.scopes,
+                expires_at: v.expires_at,
+            });
+        }
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Err(ApiError::unauthorized(
                 "missing_token",
                 "send an access token: Authorization: Bearer <token>",
+            ));
+        }
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_token",
+                "the Authorization header must be: Bearer <token>",
             )
         })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "invalid_token",
-                    "the Authorization header must be: Bearer <token>",
-                )
-            })?;
         let now = state.now();
         let verified = match state.cached_token(token) {
             Some(v) => v,

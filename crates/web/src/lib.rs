@@ -5,6 +5,7 @@
 pub mod auth;
 mod error;
 pub mod extract;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 mod routes;

@@ -1,6 +1,7 @@
-//! The middleware stack, outermost first: request id → error envelope →
-//! telemetry (metrics and a log line, without personal data) → timeout →
-//! the route (whose router sets its body limit).
+//! The middleware stack, outermost first: security headers → request id →
+//! error envelope → telemetry (metrics and a log line, without personal
+//! data) → rate limit (per client, 429 + Retry-After) → timeout → the route
+//! (whose router sets its body limit: see `crate::router`).
 
 use crate::error::{ApiError, ErrorBody, ErrorEnvelope};
 use crate::state::{AppState, WebConfig};
@@ -44,12 +45,24 @@ fn acceptable(id: &HeaderValue) -> Option<String> {
 
 pub fn apply(router: Router, state: AppState, config: &WebConfig) -> Router {
     let request_id_state = state.clone();
+    let hsts = config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
     // Body limits are set per router (see `crate::router`).
+    let router = router.layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        config.request_timeout,
+    ));
+    let router = if state.limiter().is_some() {
+        let limit_state = state.clone();
+        router.layer(from_fn(move |req: Request, next: Next| {
+            crate::limits::rate_limit(limit_state.clone(), req, next)
+        }))
+    } else {
+        router
+    };
     router
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            config.request_timeout,
-        ))
         .layer(from_fn_with_state(state.clone(), telemetry))
         .layer(from_fn(error_envelope))
         .layer(from_fn(move |mut req: Request, next: Next| {
@@ -67,6 +80,9 @@ pub fn apply(router: Router, state: AppState, config: &WebConfig) -> Router {
                 }
                 res
             }
+        }))
+        .layer(from_fn(move |req: Request, next: Next| {
+            crate::limits::security_headers(hsts, req, next)
         }))
 }
 

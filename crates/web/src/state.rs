@@ -24,6 +24,8 @@ pub struct WebConfig {
     pub request_timeout: Duration,
     /// Lifetime of tokens issued by the token endpoint, in seconds.
     pub token_ttl_seconds: i64,
+    /// Requests per client (token subject, else IP address); see `limits`.
+    pub rate_limit: crate::limits::RateLimit,
     /// The hub's settings (provider timeout, checkpoints, group commit).
     pub hub: HubConfig,
     /// The portal's OpenID Connect provider, if any.
@@ -38,6 +40,7 @@ impl Default for WebConfig {
             batch_body_limit: 64 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             token_ttl_seconds: 600,
+            rate_limit: crate::limits::RateLimit::DEFAULT,
             hub: HubConfig::default(),
             oidc: None,
         }
@@ -53,6 +56,7 @@ struct Inner {
     entropy: Arc<dyn Entropy>,
     keys: RwLock<Arc<KeyRing>>,
     config: WebConfig,
+    limiter: Option<crate::limits::RateLimiter>,
     /// Tokens already verified, with what they stand for: an Ed25519 check
     /// per request was a quarter of the server's CPU under load. Expiry is
     /// still checked on every use.
@@ -139,6 +143,7 @@ impl AppState {
             clock,
             entropy,
             keys: RwLock::new(Arc::new(ring)),
+            limiter: crate::limits::RateLimiter::new(config.rate_limit),
             config,
             last_reload: std::sync::atomic::AtomicI64::new(0),
             verified: Default::default(),
@@ -167,6 +172,25 @@ impl AppState {
     pub fn config(&self) -> &WebConfig {
         &self.0.config
     }
+    pub fn limiter(&self) -> Option<&crate::limits::RateLimiter> {
+        self.0.limiter.as_ref()
+    }
+
+    /// The token's verification from the cache, or verified now against
+    /// the current ring and remembered; `None` when it does not verify
+    /// (without reloading the ring: the `Caller` extractor does that).
+    pub fn verify_token_quick(
+        &self,
+        token: &str,
+    ) -> Option<kruispunt_security::access_token::Verified> {
+        if let Some(v) = self.cached_token(token) {
+            return Some(v);
+        }
+        let v = self.keys().verify(token, self.now()).ok()?;
+        self.remember_token(token, &v);
+        Some(v)
+    }
+
     pub fn keys(&self) -> Arc<KeyRing> {
         match self.0.keys.read() {
             Ok(g) => g.clone(),

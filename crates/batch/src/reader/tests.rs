@@ -158,6 +158,17 @@ fn structure_errors_name_the_zone_and_line() {
 }
 
 #[test]
+fn whitespace_between_many_forms_is_not_text() {
+    let form = format!(
+        "<Form>\n{HEADER}<DimonaCancel><DimonaPeriodId>1</DimonaPeriodId></DimonaCancel>\n</Form>\n"
+    );
+    let xml = format!("<Dimona>\n{}</Dimona>", form.repeat(5_000));
+    assert_eq!(forms(&xml).len(), 5_000);
+    let e = errors(&format!("<Dimona>\n{form}stray text\n</Dimona>"));
+    assert_eq!(e[0].error_id, "90372-003");
+}
+
+#[test]
 fn limits_hold() {
     let limits = Limits {
         max_forms: 1,

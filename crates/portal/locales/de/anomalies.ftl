@@ -31,3 +31,4 @@ anomaly-90373-333 = Doppelte Dimona-Periode
 anomaly-90373-334 = Überschneidende Dimona-Periode
 anomaly-90373-343 = Arbeitgeber im Arbeitgeberverzeichnis nicht aktiv
 anomaly-90373-460 = Verspätete Meldung
+anomaly-KP000-001 = Die Meldung kann nicht verarbeitet werden: Wenden Sie sich an den Support

@@ -31,3 +31,4 @@ anomaly-90373-333 = Période Dimona en double
 anomaly-90373-334 = Période Dimona qui se chevauche
 anomaly-90373-343 = Employeur non actif dans le répertoire des employeurs
 anomaly-90373-460 = Déclaration tardive
+anomaly-KP000-001 = Déclaration impossible à traiter : contactez le support

@@ -31,3 +31,4 @@ anomaly-90373-333 = Dubbele Dimonaperiode
 anomaly-90373-334 = Overlappende Dimonaperiode
 anomaly-90373-343 = Werkgever niet actief in het werkgeversrepertorium
 anomaly-90373-460 = Laattijdige aangifte
+anomaly-KP000-001 = Aangifte kan niet verwerkt worden: contacteer de ondersteuning

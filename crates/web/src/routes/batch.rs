@@ -41,7 +41,7 @@ fn xml(status: StatusCode, body: String) -> Response {
         (status = 202, description = "Received and durable: the positive ACRF (ACRF_20231.xsd, ResultCode 1)", content_type = "application/xml", body = String),
         (status = 400, description = "Refused at reception: the negative ACRF (ResultCode 0) with the error ids, and each error's line and column in comments; or an invalid file name (JSON error)", content_type = "application/xml", body = String),
         (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
-        (status = 403, description = "Not an employer or provider token", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "Not an employer or provider token with scope:batch:upload", body = crate::error::ErrorEnvelope),
         (status = 409, description = "A file with this name was already received", body = crate::error::ErrorEnvelope),
         (status = 413, description = "The file is larger than the configured limit", body = crate::error::ErrorEnvelope)))]
 pub async fn upload(
@@ -52,7 +52,7 @@ pub async fn upload(
 ) -> Result<Response, ApiError> {
     let sender = match caller.principal {
         Principal::Employer(id) => {
-            caller.require(Scope::DimonaDeclarant)?;
+            caller.require(Scope::BatchUpload)?;
             id
         }
         _ => {
@@ -109,7 +109,8 @@ pub async fn file_notification(
 ) -> Result<Response, ApiError> {
     let sender = match caller.principal {
         Principal::Employer(id)
-            if caller.scopes.contains(&Scope::DimonaConsult)
+            if caller.scopes.contains(&Scope::BatchUpload)
+                || caller.scopes.contains(&Scope::DimonaConsult)
                 || caller.scopes.contains(&Scope::DimonaDeclarant) =>
         {
             Some(id)

@@ -286,6 +286,18 @@ pub struct MessageAnswer {
     pub request_id: String,
 }
 
+/// A 403 or 404 of `POST /hub/v1/messages` (for the OpenAPI document): the
+/// hub's answer with its ticket when the message was checked and audited,
+/// or the error envelope when it never reached the check (not an
+/// institution token, unknown service).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the answers; the handler builds them as they are
+pub enum MessageRefusal {
+    Answer(MessageAnswer),
+    Error(crate::error::ErrorEnvelope),
+}
+
 /// Send a message through the hub: preventive check, routing, audit, answer.
 #[utoipa::path(post, path = "/hub/v1/messages", tag = "hub", security(("bearer" = [])),
     request_body = MessageBody,
@@ -293,8 +305,8 @@ pub struct MessageAnswer {
         (status = 200, description = "Checked, forwarded, answered", body = MessageAnswer),
         (status = 400, description = "Invalid SSIN or body, or no purpose", body = crate::error::ErrorEnvelope),
         (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
-        (status = 403, description = "Refused by the preventive check (not-authorized, not-integrated), or not an institution", body = MessageAnswer),
-        (status = 404, description = "Unknown service, or nothing known at the authentic source", body = MessageAnswer),
+        (status = 403, description = "Refused by the preventive check (not-authorized, not-integrated: the answer, with its ticket), or not an institution (the error envelope)", body = MessageRefusal),
+        (status = 404, description = "Nothing known at the authentic source (the answer, with its ticket), or an unknown service (the error envelope)", body = MessageRefusal),
         (status = 502, description = "The provider failed", body = MessageAnswer),
         (status = 503, description = "The audit log is unavailable: nothing was processed", body = crate::error::ErrorEnvelope),
         (status = 504, description = "The provider did not answer in time", body = MessageAnswer)))]

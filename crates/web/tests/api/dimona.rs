@@ -407,3 +407,123 @@ async fn a_provider_declares_and_reads_only_with_a_mandate() {
     .unwrap();
     assert_eq!(kinds, vec!["mandate.grant", "mandate.revoke"]);
 }
+
+#[tokio::test]
+async fn a_worker_without_ssin_is_identified_by_name_and_birth_date_or_waits_with_s() {
+    let e = employer().await;
+    let by_identity = |family: &str, given: &str, birth: &str| {
+        json!({"employer": {"employerId": 935467},
+               "worker": {"familyName": family, "givenName": given, "birthDate": birth},
+               "dimonaIn": {"startDate": "2026-12-01", "features": {"jointCommissionNumber": "XXX", "workerType": "OTH"}}})
+    };
+    // In the register (case does not matter): identified, enriched, A.
+    let b = declare(&e, &by_identity("PEETERS", "jan", "1993-05-18")).await;
+    assert_eq!(b["declarationStatus"]["result"], "A", "{b}");
+    assert_eq!(b["worker"]["ssin"], P);
+    assert!(b["declarationStatus"]["period"]["id"].is_i64());
+
+    // Not in the register yet: S, no period.
+    let b = declare(&e, &by_identity("Janssens", "Marie", "1990-02-03")).await;
+    assert_eq!(b["declarationStatus"]["result"], "S", "{b}");
+    assert!(b["declarationStatus"].get("period").is_none(), "{b}");
+    let id = b["declarationId"].as_str().unwrap().to_owned();
+    let (_, mb) = e
+        .app
+        .get_json("/REST/dimona/v2/notices", Some(&e.token))
+        .await;
+    let s_notice = mb["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["declarationId"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(s_notice["result"], "S");
+    // The register learns the person: the declaration is processed again.
+    e.app.add_person("90020312342", "Janssens", "Marie").await;
+    let location = format!("/REST/dimona/v2/declarations/{id}");
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let (s, b) = e.app.get_json(&location, Some(&e.token)).await;
+        if s == 200 && b["declarationStatus"]["result"] == "A" {
+            last = b;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(last["worker"]["ssin"], "90020312342", "{last}");
+    assert!(last["declarationStatus"]["period"]["id"].is_i64());
+    // A mailbox reader following the numbers gets a new notice: A.
+    let after = s_notice["noticeId"].as_i64().unwrap();
+    let (_, mb) = e
+        .app
+        .get_json(
+            &format!("/REST/dimona/v2/notices?after={after}"),
+            Some(&e.token),
+        )
+        .await;
+    let results: Vec<&str> = mb["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["declarationId"] == id.as_str())
+        .map(|n| n["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, vec!["A"]);
+
+    // Incomplete identity: refused at the door, naming the field.
+    let (s, v) = e
+        .app
+        .post_json(
+            "/REST/dimona/v2/declarations",
+            &e.token,
+            &json!({"employer": {"employerId": 935467}, "worker": {"familyName": "X"},
+                    "dimonaIn": {"startDate": "2026-12-01"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("worker.ssin")),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_declaration_that_cannot_be_processed_is_refused_after_five_attempts() {
+    let e = employer().await;
+    // Stored as received, but unprocessable (a defect would look like this:
+    // the door let through what processing cannot handle).
+    e.app
+        .store
+        .insert_declarations(
+            &[kruispunt_store::NewDeclaration {
+                id: "100000000000001".into(),
+                employer_id: 935467,
+                declarant: "employer:935467".into(),
+                kind: "IN".into(),
+                ssin: None,
+                body: r#"{"dimonaIn":{}}"#.into(),
+            }],
+            e.app.clock_now().millis(),
+        )
+        .await
+        .unwrap();
+    let location = "/REST/dimona/v2/declarations/100000000000001";
+    let mut answer = (0, Value::Null);
+    for _ in 0..40 {
+        // Each attempt leases it for 30 s: let the lease expire.
+        e.app.clock.advance_seconds(31);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        answer = e.app.get_json(location, Some(&e.token)).await;
+        if answer.0 == 200 {
+            break;
+        }
+    }
+    let (s, b) = answer;
+    assert_eq!(s, 200, "still queued: {b}");
+    assert_eq!(b["declarationStatus"]["result"], "B");
+    assert_eq!(anomaly_ids(&b), vec!["KP000-001"]);
+    // And declarations behind it are processed as usual.
+    let ok = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
+    assert_eq!(ok["declarationStatus"]["result"], "A");
+}

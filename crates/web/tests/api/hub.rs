@@ -175,6 +175,67 @@ async fn deleting_or_rewriting_history_is_detected() {
     assert!(broken.reason.contains("removed"), "{broken:?}");
 }
 
+/// `audit verify` on a live system: other writers append while it reads
+/// (found by the two-node crash harness, where it reported "entries were
+/// removed or added" on an intact chain).
+#[tokio::test]
+async fn verify_holds_while_messages_are_appended() {
+    let net = network().await;
+    register(&net, &net.cpas, P, 2, "2026-01-01").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for _ in 0..4 {
+        let (http, url, token, stop) = (
+            net.app.http.clone(),
+            net.app.url("/hub/v1/messages"),
+            net.cpas.clone(),
+            stop.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"service": "identification", "ssin": P, "purpose": "2"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 200);
+                n += 1;
+            }
+            n
+        }));
+    }
+    // Once the writers are going, verify over and over for a second.
+    while net.app.store.audit_head().await.unwrap().0 < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let started = std::time::Instant::now();
+    let mut runs = 0;
+    while started.elapsed() < std::time::Duration::from_secs(1) {
+        let report = kruispunt_hub::verify::verify(&net.app.store)
+            .await
+            .unwrap()
+            .expect("intact while others append");
+        assert!(report.entries >= 20);
+        runs += 1;
+    }
+    assert!(runs > 5, "{runs}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut sent = 0;
+    for w in writers {
+        sent += w.await.unwrap();
+    }
+    assert!(sent > 0);
+    let (head, _) = net.app.store.audit_head().await.unwrap();
+    let report = kruispunt_hub::verify::verify(&net.app.store)
+        .await
+        .unwrap()
+        .expect("intact");
+    assert_eq!(report.entries, head);
+}
+
 #[tokio::test]
 async fn checkpoints_are_signed_and_published() {
     let net = network().await;

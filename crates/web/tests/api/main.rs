@@ -8,6 +8,7 @@ mod batch;
 mod dimona;
 mod helpers;
 mod hub;
+mod limits;
 mod matrix;
 mod oauth;
 mod oidc;
