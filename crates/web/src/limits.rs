@@ -205,7 +205,8 @@ pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// HSTS, sent when the public URL is https.
 pub const HSTS: &str = "max-age=31536000";
 
-/// Adds the security headers to every answer, errors included.
+/// Adds the security headers to every answer, errors included (a
+/// Content-Security-Policy or Referrer-Policy the route set is kept).
 pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let is_html = res
@@ -218,10 +219,15 @@ pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response 
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    // The portal's pages keep their own `same-origin`: under `no-referrer`
+    // browsers send `Origin: null` with every form, and the portal's
+    // same-origin check would refuse its own sign-in form.
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
