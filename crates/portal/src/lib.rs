@@ -408,6 +408,16 @@ fn cross_origin(req: &Request) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
+    // Under a `no-referrer` policy browsers send `Origin: null` even for
+    // their own forms; `Sec-Fetch-Site`, which pages cannot forge, tells.
+    if origin == "null"
+        && headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == "same-origin")
+    {
+        return false;
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

@@ -205,7 +205,8 @@ pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// HSTS, sent when the public URL is https.
 pub const HSTS: &str = "max-age=31536000";
 
-/// Adds the security headers to every answer, errors included.
+/// Adds the security headers to every answer, errors included (a
+/// Content-Security-Policy or Referrer-Policy the route set is kept).
 pub async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let is_html = res

@@ -907,3 +907,39 @@ async fn a_provider_declares_for_the_employers_that_mandate_it_and_only_those() 
         403
     );
 }
+
+#[tokio::test]
+async fn portal_pages_keep_a_same_origin_referrer_policy_so_browsers_forms_pass() {
+    let app = TestApp::spawn().await;
+    let employer = app.add_employer("000935467", "0403170701").await;
+    add_user(&app, "boss@example.be", &employer).await;
+    let http = client();
+    let res = http.get(app.url("/login")).send().await.unwrap();
+    // Under `no-referrer` a browser would send `Origin: null` with the form.
+    assert_eq!(res.headers()["referrer-policy"], "same-origin");
+    let csrf = login_form(&app, &http).await;
+    let post = |origin: &'static str, site: Option<&'static str>| {
+        let mut r = http
+            .post(app.url("/login"))
+            .header("cookie", format!("kp_csrf={csrf}"))
+            .header("origin", origin);
+        if let Some(s) = site {
+            r = r.header("sec-fetch-site", s);
+        }
+        r.form(&[
+            ("email", "boss@example.be"),
+            ("password", PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+    };
+    assert_eq!(post("null", None).await.unwrap().status(), 403);
+    assert_eq!(
+        post("null", Some("cross-site")).await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        post("null", Some("same-origin")).await.unwrap().status(),
+        303
+    );
+}
