@@ -32,4 +32,3 @@ anomaly-90373-334 = Überschneidende Dimona-Periode
 anomaly-90373-343 = Arbeitgeber im Arbeitgeberverzeichnis nicht aktiv
 anomaly-KP000-001 = Meldung kann nicht verarbeitet werden: wenden Sie sich an den Support
 anomaly-90373-460 = Verspätete Meldung
-anomaly-KP000-001 = Die Meldung kann nicht verarbeitet werden: Wenden Sie sich an den Support

@@ -32,4 +32,3 @@ anomaly-90373-334 = Overlapping Dimona period
 anomaly-90373-343 = Employer not active in the employer directory
 anomaly-KP000-001 = The declaration cannot be processed: contact support
 anomaly-90373-460 = Late declaration
-anomaly-KP000-001 = The declaration cannot be processed: contact support

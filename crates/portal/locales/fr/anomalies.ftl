@@ -32,4 +32,3 @@ anomaly-90373-334 = Période Dimona qui se chevauche
 anomaly-90373-343 = Employeur non actif dans le répertoire des employeurs
 anomaly-KP000-001 = Déclaration impossible à traiter : contactez le support
 anomaly-90373-460 = Déclaration tardive
-anomaly-KP000-001 = Déclaration impossible à traiter : contactez le support

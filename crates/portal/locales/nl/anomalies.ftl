@@ -32,4 +32,3 @@ anomaly-90373-334 = Overlappende Dimonaperiode
 anomaly-90373-343 = Werkgever niet actief in het werkgeversrepertorium
 anomaly-KP000-001 = Aangifte kan niet verwerkt worden: contacteer de ondersteuning
 anomaly-90373-460 = Laattijdige aangifte
-anomaly-KP000-001 = Aangifte kan niet verwerkt worden: contacteer de ondersteuning
