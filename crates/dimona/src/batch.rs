@@ -511,10 +511,7 @@ impl Dimona {
                     let company = match companies.get(&d.employer_id) {
                         Some(c) => c.clone(),
                         None => {
-                            let c = match u64::try_from(d.employer_id)
-                                .ok()
-                                .and_then(|n| EmployerId::from_value(n).ok())
-                            {
+                            let c = match EmployerId::from_i64(d.employer_id) {
                                 Some(id) => store
                                     .employer(id)
                                     .await?

@@ -218,10 +218,7 @@ impl Dimona {
         if d.employer_id == caller.as_i64() || d.declarant == format!("employer:{caller}") {
             return Ok(Some(d));
         }
-        let mandated = match u64::try_from(d.employer_id)
-            .ok()
-            .and_then(|n| EmployerId::from_value(n).ok())
-        {
+        let mandated = match EmployerId::from_i64(d.employer_id) {
             Some(employer) => self.may_act_for(caller, employer).await?,
             None => false,
         };

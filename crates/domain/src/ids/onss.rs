@@ -85,6 +85,11 @@ impl EmployerId {
         // Both ranges are far below i64::MAX.
         self.0 as i64
     }
+
+    /// Back from the stored value; `None` if it is not a valid number.
+    pub fn from_i64(v: i64) -> Option<Self> {
+        u64::try_from(v).ok().and_then(|n| Self::from_value(n).ok())
+    }
 }
 
 impl fmt::Display for EmployerId {

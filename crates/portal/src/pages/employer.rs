@@ -74,10 +74,7 @@ async fn represented(portal: &Portal, caller: EmployerId) -> Result<Vec<Value>, 
         if m.provider_id != caller.as_i64() || m.revoked_at.is_some() {
             continue;
         }
-        let Some(id) = u64::try_from(m.employer_id)
-            .ok()
-            .and_then(|n| EmployerId::from_value(n).ok())
-        else {
+        let Some(id) = EmployerId::from_i64(m.employer_id) else {
             continue;
         };
         let name = portal.store().employer(id).await?.map(|e| e.name);
@@ -163,10 +160,7 @@ pub async fn home(
         } else {
             (m.provider_id, &mut providers)
         };
-        let Some(other) = u64::try_from(other)
-            .ok()
-            .and_then(|n| EmployerId::from_value(n).ok())
-        else {
+        let Some(other) = EmployerId::from_i64(other) else {
             continue;
         };
         let name = portal.store().employer(other).await?.map(|e| e.name);

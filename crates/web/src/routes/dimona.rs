@@ -40,6 +40,20 @@ fn employer_of(caller: &Caller, scope: Scope) -> Result<EmployerId, ApiError> {
     }
 }
 
+/// The employer (or provider) reading Dimona data: an employer token with
+/// a Dimona scope; otherwise 403 with `refusal`.
+fn dimona_reader(caller: &Caller, refusal: &str) -> Result<EmployerId, ApiError> {
+    match caller.principal {
+        Principal::Employer(id)
+            if caller.scopes.contains(&Scope::DimonaConsult)
+                || caller.scopes.contains(&Scope::DimonaDeclarant) =>
+        {
+            Ok(id)
+        }
+        _ => Err(ApiError::forbidden(refusal)),
+    }
+}
+
 /// Declare (IN, OUT, UPDATE or CANCEL) in the ONSS v2 JSON.
 #[utoipa::path(post, path = "/REST/dimona/v2/declarations", tag = "dimona", security(("bearer" = [])),
     request_body(content = Object, description = "ONSS Dimona v2: employer, worker, and one of dimonaIn, dimonaOut, dimonaUpdate, dimonaCancel"),
@@ -89,19 +103,10 @@ pub async fn declaration(
     caller: Caller,
     Path(declaration_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let employer = match caller.principal {
-        Principal::Employer(id)
-            if caller.scopes.contains(&Scope::DimonaConsult)
-                || caller.scopes.contains(&Scope::DimonaDeclarant) =>
-        {
-            id
-        }
-        _ => {
-            return Err(ApiError::forbidden(
-                "Dimona declarations are consulted with an employer token",
-            ));
-        }
-    };
+    let employer = dimona_reader(
+        &caller,
+        "Dimona declarations are consulted with an employer token",
+    )?;
     let d = state
         .dimona()
         .declaration(employer, &declaration_id)
@@ -274,19 +279,7 @@ pub async fn notices(
     caller: Caller,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let employer = match caller.principal {
-        Principal::Employer(id)
-            if caller.scopes.contains(&Scope::DimonaConsult)
-                || caller.scopes.contains(&Scope::DimonaDeclarant) =>
-        {
-            id
-        }
-        _ => {
-            return Err(ApiError::forbidden(
-                "the Dimona mailbox is read with an employer token",
-            ));
-        }
-    };
+    let employer = dimona_reader(&caller, "the Dimona mailbox is read with an employer token")?;
     let employer = match q.employer_id.as_deref() {
         None => employer,
         Some(s) => {
