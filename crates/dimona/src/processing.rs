@@ -4,18 +4,20 @@
 //! together.
 
 use crate::Dimona;
-use crate::declaration::{DeclarationJson, Kind, check};
+use crate::declaration::{Checked, DeclarationJson, Kind, check};
 use kruispunt_domain::clock::{format_date, parse_date};
 use kruispunt_domain::dimona::{
     AnomalyKind, DeclarationResult, ExistingPeriod, InFacts, WorkerType, anomaly, check_in,
     check_out,
 };
 use kruispunt_domain::ids::{DimonaPeriodId, EmployerId, Ssin};
-use kruispunt_domain::registers::Institution;
+use kruispunt_domain::registers::{Employer, Institution, Person};
 use kruispunt_domain::sectors::DIMONA_CAPACITY;
 use kruispunt_hub::HubError;
-use kruispunt_store::{AuditDraft, DeclarationRow, NewReference, PeriodRow, Store};
+use kruispunt_store::dimona_pass::{self, FinishedDeclaration, PersonChange, ReferenceState};
+use kruispunt_store::{AuditDraft, Backend, DeclarationRow, PeriodRow, Store};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// Failed processing attempts before a declaration is refused (KP000-001).
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -34,6 +36,28 @@ pub fn anomalies_json(a: &[AnomalyKind]) -> Value {
     )
 }
 
+/// The directory entry that follows a period (ONSS, capacity "Dimona").
+fn reference_of(p: &PeriodRow, unregistered_at: Option<i64>) -> ReferenceState {
+    ReferenceState {
+        id: format!("dimona-{}", p.period_id),
+        institution: DIMONA_INSTITUTION.into(),
+        ssin: p.ssin.clone(),
+        capacity: DIMONA_CAPACITY,
+        start_date: p.start_date.clone(),
+        end_date: p.end_date.clone(),
+        unregistered_at,
+    }
+}
+
+fn result_label(code: &str) -> &'static str {
+    match code {
+        "A" => "A",
+        "W" => "W",
+        "B" => "B",
+        _ => "S",
+    }
+}
+
 pub fn period_json(p: &PeriodRow) -> Value {
     json!({
         "periodId": p.period_id, "employerId": p.employer_id, "ssin": p.ssin,
@@ -43,13 +67,127 @@ pub fn period_json(p: &PeriodRow) -> Value {
     })
 }
 
-/// What one processing transaction shares: the audit entries, appended
-/// together before the commit (one statement instead of one per
-/// declaration), and the employers already read.
+/// One processing pass over a claimed batch: what it read for the whole
+/// batch (a few `IN (…)` queries), and what it decided so far, so that a
+/// later declaration of the batch sees the periods an earlier one created
+/// or changed. Its writes go out as a few multi-row statements at the end.
 #[derive(Default)]
 pub(crate) struct Pass {
     audit: Vec<AuditDraft>,
-    employers: std::collections::HashMap<i64, Option<kruispunt_domain::registers::Employer>>,
+    employers: HashMap<i64, Option<Employer>>,
+    persons: HashMap<String, Person>,
+    /// Every period read or written in this pass, by id.
+    periods: HashMap<i64, PeriodRow>,
+    /// Period ids per person, at every employer.
+    by_person: HashMap<String, Vec<i64>>,
+    /// Periods to write, in the order they were first changed.
+    dirty: Vec<i64>,
+    references: Vec<ReferenceState>,
+    reference_index: HashMap<String, usize>,
+    changes: Vec<PersonChange>,
+    finished: Vec<FinishedDeclaration>,
+    /// Reserved period sequence numbers still free: `next..end`.
+    next_period: i64,
+    end_period: i64,
+}
+
+impl Pass {
+    fn touch(&mut self, p: PeriodRow) {
+        let id = p.period_id;
+        if !self.periods.contains_key(&id) {
+            self.by_person.entry(p.ssin.clone()).or_default().push(id);
+        }
+        if !self.dirty.contains(&id) {
+            self.dirty.push(id);
+        }
+        self.periods.insert(id, p);
+    }
+
+    fn known(&mut self, p: PeriodRow) {
+        if !self.periods.contains_key(&p.period_id) {
+            self.by_person
+                .entry(p.ssin.clone())
+                .or_default()
+                .push(p.period_id);
+            self.periods.insert(p.period_id, p);
+        }
+    }
+
+    /// Live (not cancelled) periods of a worker at an employer, other than
+    /// `except`, ordered by start date.
+    fn live(&self, employer_id: i64, ssin: &str, except: Option<i64>) -> Vec<ExistingPeriod> {
+        let mut out: Vec<&PeriodRow> = self
+            .by_person
+            .get(ssin)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.periods.get(id))
+            .filter(|p| {
+                p.employer_id == employer_id
+                    && p.status != "cancelled"
+                    && Some(p.period_id) != except
+            })
+            .collect();
+        out.sort_by(|a, b| a.start_date.cmp(&b.start_date));
+        out.iter()
+            .filter_map(|p| {
+                Some(ExistingPeriod {
+                    start: date(&Some(p.start_date.clone()))?,
+                    end: date(&p.end_date),
+                    worker_type: WorkerType::parse(&p.worker_type)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Planned hours of the worker's live student periods starting in
+    /// `year`, at every employer (the student contingent).
+    fn student_hours(&self, ssin: &str, year: i32) -> u32 {
+        let (from, to) = (format!("{year:04}-01-01"), format!("{year:04}-12-31"));
+        let h: i64 = self
+            .by_person
+            .get(ssin)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.periods.get(id))
+            .filter(|p| {
+                p.worker_type == "STU"
+                    && p.status != "cancelled"
+                    && p.start_date >= from
+                    && p.start_date <= to
+            })
+            .filter_map(|p| p.planned_hours)
+            .sum();
+        h.max(0) as u32
+    }
+
+    fn reference(&mut self, r: ReferenceState) {
+        match self.reference_index.get(&r.id) {
+            Some(&i) => self.references[i] = r,
+            None => {
+                self.reference_index
+                    .insert(r.id.clone(), self.references.len());
+                self.references.push(r);
+            }
+        }
+    }
+
+    fn worker_json(&self, ssin: &str) -> Option<Value> {
+        self.persons.get(ssin).map(|p| {
+            json!({"ssin": ssin, "familyName": p.last_name, "givenName": p.first_name,
+                   "birthDate": p.birth_date.map(format_date), "gender": p.sex.map(|s| s.code())})
+        })
+    }
+}
+
+/// A claimed declaration, parsed, with its worker's SSIN when known.
+struct Claimed<'a> {
+    row: &'a DeclarationRow,
+    body: DeclarationJson,
+    checked: Checked,
+    /// For an IN: the SSIN given, or found from the identity data; `None`
+    /// while the worker cannot be identified (result S).
+    ssin: Option<Ssin>,
 }
 
 fn date(s: &Option<String>) -> Option<time::Date> {
@@ -82,97 +220,178 @@ impl Dimona {
             })
             .await?;
         if batch.len() > 1 {
-            let together = async {
-                let mut tx = hub
-                    .store()
-                    .begin_audited(hub.config().checkpoint_every)
-                    .await?;
-                let mut pass = Pass::default();
-                for d in batch {
-                    self.process_in(&mut tx, d, &mut pass).await?;
+            match self.process_set(batch).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::debug!(error = %e, size = batch.len(), "a Dimona batch failed; processing its declarations one by one");
                 }
-                tx.append(&pass.audit, hub.key()).await?;
-                tx.commit().await?;
-                Ok::<(), HubError>(())
-            };
-            if together.await.is_ok() {
-                return Ok(());
             }
         }
         for d in batch {
-            let mut tx = hub
-                .store()
-                .begin_audited(hub.config().checkpoint_every)
-                .await?;
-            let mut pass = Pass::default();
-            let done = match self.process_in(&mut tx, d, &mut pass).await {
-                Ok(()) => tx
-                    .append(&pass.audit, hub.key())
-                    .await
-                    .map(|_| ())
-                    .map_err(HubError::from),
-                Err(e) => Err(e),
-            };
-            match done {
-                Ok(()) => tx.commit().await?,
-                Err(e) => {
-                    drop(tx);
-                    self.failed_attempt(d, &e).await?;
-                }
+            if let Err(e) = self.process_set(std::slice::from_ref(d)).await {
+                self.failed_attempt(d, &e).await?;
             }
         }
         Ok(())
     }
 
-    async fn process_in(
-        &self,
-        tx: &mut kruispunt_store::AuditedTx<'static>,
-        d: &DeclarationRow,
-        pass: &mut Pass,
-    ) -> Result<(), HubError> {
+    /// Processes `batch` in one transaction: reads for all, decides each in
+    /// order, writes all, appends the audit entries, commits.
+    async fn process_set(&self, batch: &[DeclarationRow]) -> Result<(), HubError> {
         let hub = self.hub();
+        let store = hub.store();
         let now = hub.now();
         let today = now.date();
-        let body: DeclarationJson =
-            serde_json::from_str(&d.body).map_err(|e| HubError::Internal(e.to_string()))?;
-        let checked = check(&body).map_err(HubError::Invalid)?;
+        let mut claimed = Vec::with_capacity(batch.len());
+        for row in batch {
+            let body: DeclarationJson =
+                serde_json::from_str(&row.body).map_err(|e| HubError::Internal(e.to_string()))?;
+            let checked = check(&body).map_err(HubError::Invalid)?;
+            let ssin = match (checked.kind, checked.ssin) {
+                (_, Some(s)) => Some(s),
+                (Kind::In, None) => self.identify(&body).await?,
+                _ => None,
+            };
+            claimed.push(Claimed {
+                row,
+                body,
+                checked,
+                ssin,
+            });
+        }
+        let mut pass = Pass::default();
+        let mut employer_ids: Vec<i64> = claimed.iter().map(|c| c.row.employer_id).collect();
+        employer_ids.sort_unstable();
+        employer_ids.dedup();
+        for id in &employer_ids {
+            pass.employers.insert(*id, None);
+        }
+        for e in store.employers(&employer_ids).await? {
+            pass.employers.insert(e.employer_id.as_i64(), Some(e));
+        }
+
+        let mut tx = store.begin_audited(hub.config().checkpoint_every).await?;
+        let backend = tx.backend();
+        let period_ids: Vec<i64> = claimed
+            .iter()
+            .filter_map(|c| c.checked.period_id.map(|p| p.as_i64()))
+            .collect();
+        let mut found = if period_ids.is_empty() {
+            Vec::new()
+        } else {
+            dimona_pass::periods_by_id_in(tx.conn(), backend, &period_ids).await?
+        };
+        let mut ssins: Vec<String> = claimed
+            .iter()
+            .filter_map(|c| c.ssin.map(|s| s.to_string()))
+            .chain(found.iter().map(|p| p.ssin.clone()))
+            .collect();
+        ssins.sort_unstable();
+        ssins.dedup();
+        dimona_pass::lock_persons_in(tx.conn(), backend, &ssins).await?;
+        if backend == Backend::Postgres && !period_ids.is_empty() {
+            // Read again under the locks: another node may have changed them.
+            found = dimona_pass::periods_by_id_in(tx.conn(), backend, &period_ids).await?;
+        }
+        for p in found {
+            pass.known(p);
+        }
+        if !ssins.is_empty() {
+            for p in dimona_pass::live_periods_of_persons_in(tx.conn(), backend, &ssins).await? {
+                pass.known(p);
+            }
+            for p in store.persons(&ssins).await? {
+                pass.persons.insert(p.ssin.to_string(), p);
+            }
+        }
+        let ins = claimed
+            .iter()
+            .filter(|c| c.checked.kind == Kind::In && c.ssin.is_some())
+            .count() as i64;
+        if ins > 0 {
+            pass.next_period = dimona_pass::reserve_in(tx.conn(), "dimona_period", ins).await?;
+            pass.end_period = pass.next_period + ins;
+        }
+
+        for c in &claimed {
+            self.decide(c, &mut pass, now)?;
+        }
+
+        let dirty: Vec<PeriodRow> = pass
+            .dirty
+            .iter()
+            .filter_map(|id| pass.periods.get(id).cloned())
+            .collect();
+        dimona_pass::upsert_periods_in(tx.conn(), backend, &dirty, now.millis()).await?;
+        dimona_pass::upsert_references_in(tx.conn(), backend, &pass.references, now.millis())
+            .await?;
+        dimona_pass::notify_changes_in(
+            tx.conn(),
+            backend,
+            &pass.changes,
+            "employment",
+            "employment.changed",
+            &format_date(today),
+            now.millis(),
+        )
+        .await?;
+        let finished =
+            dimona_pass::finish_declarations_in(tx.conn(), backend, &pass.finished, now.millis())
+                .await?;
+        if finished != pass.finished.len() as u64 {
+            // Another worker processed some first: their results stand, and
+            // this pass must not commit second periods for them.
+            return Err(HubError::Internal(
+                "declaration already processed by another worker".into(),
+            ));
+        }
+        tx.append(&pass.audit, hub.key()).await?;
+        tx.commit().await?;
+        for f in &pass.finished {
+            metrics::counter!("dimona_declarations_processed_total", "result" => result_label(&f.result))
+                .increment(1);
+        }
+        Ok(())
+    }
+
+    /// Decides one declaration against what the pass knows, and records the
+    /// outcome and its effects in the pass.
+    fn decide(
+        &self,
+        c: &Claimed<'_>,
+        pass: &mut Pass,
+        now: kruispunt_domain::clock::Timestamp,
+    ) -> Result<(), HubError> {
+        let hub = self.hub();
+        let today = now.date();
+        let d = c.row;
+        let body = &c.body;
+        let checked = &c.checked;
         let employer = EmployerId::from_value(d.employer_id as u64)
             .map_err(|e| HubError::Internal(e.to_string()))?;
-        let employer_row = match pass.employers.get(&d.employer_id) {
-            Some(e) => e.clone(),
-            None => {
-                let e = hub.store().employer(employer).await?;
-                pass.employers.insert(d.employer_id, e.clone());
-                e
-            }
-        };
         let mut anomalies: Vec<AnomalyKind> = Vec::new();
         let mut worker: Option<Value> = None;
         let mut period: Option<PeriodRow> = None;
-        let mut changed_ssin: Option<String> = None;
-        if employer_row.as_ref().is_none_or(|e| !e.active) {
+        let mut changed = false;
+        if pass
+            .employers
+            .get(&d.employer_id)
+            .and_then(Option::as_ref)
+            .is_none_or(|e| !e.active)
+        {
             anomalies.push(anomaly::EMPLOYER_INACTIVE);
         }
         match checked.kind {
             Kind::In => {
-                let ssin = match checked.ssin {
-                    Some(s) => s,
-                    None => match self.identify(&body).await? {
-                        Some(s) => s,
-                        // Not (yet) identifiable: S, and the declaration
-                        // waits for the register (see `reidentify`).
-                        None => return self.finish_pending(tx, d, &body, employer, pass).await,
-                    },
+                let Some(ssin) = c.ssin else {
+                    // Not (yet) identifiable: S, and the declaration waits
+                    // for the register (see `reidentify`).
+                    return self.finish_pending(d, body, employer, pass, now);
                 };
-                let person = hub.store().person(&ssin).await?;
-                match &person {
-                    None => anomalies.push(anomaly::NOT_IDENTIFIABLE),
-                    Some(p) => {
-                        worker = Some(
-                            json!({"ssin": ssin.to_string(), "familyName": p.last_name, "givenName": p.first_name,
-                            "birthDate": p.birth_date.map(format_date), "gender": p.sex.map(|s| s.code())}),
-                        );
-                    }
+                let ssin = ssin.to_string();
+                worker = pass.worker_json(&ssin);
+                if worker.is_none() {
+                    anomalies.push(anomaly::NOT_IDENTIFIABLE);
                 }
                 let i = body
                     .dimona_in
@@ -190,36 +409,27 @@ impl Dimona {
                         .as_ref()
                         .and_then(|f| f.joint_commission_number.clone()),
                 };
-                let live =
-                    Store::live_periods_in(tx.conn(), d.employer_id, &ssin.to_string()).await?;
-                let existing: Vec<ExistingPeriod> = live
-                    .iter()
-                    .filter_map(|p| {
-                        Some(ExistingPeriod {
-                            start: date(&Some(p.start_date.clone()))?,
-                            end: date(&p.end_date),
-                            worker_type: WorkerType::parse(&p.worker_type)?,
-                        })
-                    })
-                    .collect();
-                // Only students have a contingent: no query for the others.
+                let existing = pass.live(d.employer_id, &ssin, None);
+                // Only students have a contingent.
                 let student_hours = if facts.worker_type.as_deref() == Some("STU") {
                     let year = facts.start.map(|s| s.year()).unwrap_or(today.year());
-                    Store::student_hours_in(tx.conn(), &ssin.to_string(), year)
-                        .await?
-                        .max(0) as u32
+                    pass.student_hours(&ssin, year)
                 } else {
                     0
                 };
                 anomalies.extend(check_in(&facts, today, &existing, student_hours));
                 if DeclarationResult::from_anomalies(&anomalies) != DeclarationResult::B {
-                    let seq = Store::next_period_sequence_in(tx.conn()).await?;
+                    if pass.next_period >= pass.end_period {
+                        return Err(HubError::Internal("no period number reserved".into()));
+                    }
+                    let seq = pass.next_period;
+                    pass.next_period += 1;
                     let pid = DimonaPeriodId::from_sequence(1_000_000_000 + seq as u64)
                         .map_err(|e| HubError::Internal(e.to_string()))?;
                     let p = PeriodRow {
                         period_id: pid.as_i64(),
                         employer_id: d.employer_id,
-                        ssin: ssin.to_string(),
+                        ssin: ssin.clone(),
                         worker_type: facts.worker_type.clone().unwrap_or_default(),
                         joint_committee: facts
                             .joint_committee
@@ -233,23 +443,9 @@ impl Dimona {
                         status: "active".into(),
                         declaration_id: d.id.clone(),
                     };
-                    Store::insert_period_in(tx.conn(), &p, now.millis()).await?;
-                    let backend = tx.backend();
-                    Store::insert_reference_in(
-                        tx.conn(),
-                        backend,
-                        &NewReference {
-                            id: format!("dimona-{}", p.period_id),
-                            institution: DIMONA_INSTITUTION.into(),
-                            ssin: p.ssin.clone(),
-                            capacity: DIMONA_CAPACITY,
-                            start_date: p.start_date.clone(),
-                            end_date: p.end_date.clone(),
-                        },
-                        now.millis(),
-                    )
-                    .await?;
-                    changed_ssin = Some(p.ssin.clone());
+                    pass.reference(reference_of(&p, None));
+                    pass.touch(p.clone());
+                    changed = true;
                     period = Some(p);
                 }
             }
@@ -257,21 +453,16 @@ impl Dimona {
                 let pid = checked
                     .period_id
                     .ok_or_else(|| HubError::Internal("no period id".into()))?;
-                let found = Store::period_in(tx.conn(), pid.as_i64())
-                    .await?
-                    .filter(|p| p.employer_id == d.employer_id);
+                let found = pass
+                    .periods
+                    .get(&pid.as_i64())
+                    .filter(|p| p.employer_id == d.employer_id)
+                    .cloned();
                 match found {
                     None => anomalies.push(anomaly::PERIOD_UNKNOWN),
                     Some(p) if p.status == "cancelled" => anomalies.push(anomaly::PERIOD_CANCELLED),
                     Some(mut p) => {
-                        if let Ok(ssin) = Ssin::parse(&p.ssin)
-                            && let Some(person) = hub.store().person(&ssin).await?
-                        {
-                            worker = Some(
-                                json!({"ssin": p.ssin, "familyName": person.last_name, "givenName": person.first_name,
-                                    "birthDate": person.birth_date.map(format_date), "gender": person.sex.map(|s| s.code())}),
-                            );
-                        }
+                        worker = pass.worker_json(&p.ssin);
                         let start = date(&Some(p.start_date.clone())).unwrap_or(today);
                         // Whether the reference follows the period (OUT, UPDATE) or is
                         // removed with it (CANCEL).
@@ -315,20 +506,7 @@ impl Dimona {
                                         .and_then(|f| f.joint_commission_number.clone())
                                         .or(Some(p.joint_committee.clone())),
                                 };
-                                let live =
-                                    Store::live_periods_in(tx.conn(), d.employer_id, &p.ssin)
-                                        .await?;
-                                let others: Vec<ExistingPeriod> = live
-                                    .iter()
-                                    .filter(|o| o.period_id != p.period_id)
-                                    .filter_map(|o| {
-                                        Some(ExistingPeriod {
-                                            start: date(&Some(o.start_date.clone()))?,
-                                            end: date(&o.end_date),
-                                            worker_type: WorkerType::parse(&o.worker_type)?,
-                                        })
-                                    })
-                                    .collect();
+                                let others = pass.live(d.employer_id, &p.ssin, Some(p.period_id));
                                 // An update is not an IN: its lateness is not judged here.
                                 anomalies.extend(
                                     check_in(
@@ -359,21 +537,10 @@ impl Dimona {
                             }
                         }
                         if DeclarationResult::from_anomalies(&anomalies) != DeclarationResult::B {
-                            Store::update_period_in(tx.conn(), &p, now.millis()).await?;
-                            let ref_id = format!("dimona-{}", p.period_id);
-                            if keep_reference {
-                                Store::set_reference_period_in(
-                                    tx.conn(),
-                                    &ref_id,
-                                    &p.start_date,
-                                    p.end_date.as_deref(),
-                                )
-                                .await?;
-                            } else {
-                                Store::end_reference_in(tx.conn(), &ref_id, None, now.millis())
-                                    .await?;
-                            }
-                            changed_ssin = Some(p.ssin.clone());
+                            let removed = (!keep_reference).then_some(now.millis());
+                            pass.reference(reference_of(&p, removed));
+                            pass.touch(p.clone());
+                            changed = true;
                         }
                         period = Some(p);
                     }
@@ -381,40 +548,23 @@ impl Dimona {
             }
         }
         let result = DeclarationResult::from_anomalies(&anomalies);
-        if let (Some(ssin), Some(p)) = (&changed_ssin, &period) {
-            let data =
-                json!({"declaration": checked.kind.code(), "period": period_json(p)}).to_string();
-            Store::notify_change_in(
-                tx.conn(),
-                ssin,
-                "employment",
-                "employment.changed",
-                &data,
-                &format_date(today),
-                now.millis(),
-            )
-            .await?;
+        if let (true, Some(p)) = (changed, &period) {
+            pass.changes.push(PersonChange {
+                ssin: p.ssin.clone(),
+                data: json!({"declaration": checked.kind.code(), "period": period_json(p)})
+                    .to_string(),
+            });
         }
-        let finished = Store::finish_declaration_in(
-            tx.conn(),
-            &d.id,
-            result.code(),
-            period
+        pass.finished.push(FinishedDeclaration {
+            id: d.id.clone(),
+            result: result.code().into(),
+            period_id: period
                 .as_ref()
                 .filter(|_| result != DeclarationResult::B)
                 .map(|p| p.period_id),
-            &anomalies_json(&anomalies).to_string(),
-            worker.map(|w| w.to_string()).as_deref(),
-            now.millis(),
-        )
-        .await?;
-        if !finished {
-            // Another worker processed it first: its result stands, and this
-            // attempt must not commit a second period.
-            return Err(HubError::Internal(
-                "declaration already processed by another worker".into(),
-            ));
-        }
+            anomalies: anomalies_json(&anomalies).to_string(),
+            worker: worker.map(|w| w.to_string()),
+        });
         pass.audit.push(AuditDraft {
             ticket: hub.ticket(),
             at: now.millis(),
@@ -430,8 +580,6 @@ impl Dimona {
             detail: Some(format!("declaration {}", d.id)),
             answer_digest: None,
         });
-        metrics::counter!("dimona_declarations_processed_total", "result" => result.code())
-            .increment(1);
         Ok(())
     }
 
@@ -506,38 +654,28 @@ impl Dimona {
     /// Result S: accepted, waiting for the worker's identification. No
     /// period yet; the employer gets a notice now and another with the
     /// final result.
-    async fn finish_pending(
+    fn finish_pending(
         &self,
-        tx: &mut kruispunt_store::AuditedTx<'static>,
         d: &DeclarationRow,
         body: &DeclarationJson,
         employer: EmployerId,
         pass: &mut Pass,
+        now: kruispunt_domain::clock::Timestamp,
     ) -> Result<(), HubError> {
-        let hub = self.hub();
-        let now = hub.now();
         let worker = body.worker.as_ref().map(|w| {
             json!({"familyName": w.family_name, "givenName": w.given_name,
                    "birthDate": w.birth_date, "gender": w.gender})
             .to_string()
         });
-        let finished = Store::finish_declaration_in(
-            tx.conn(),
-            &d.id,
-            DeclarationResult::S.code(),
-            None,
-            "[]",
-            worker.as_deref(),
-            now.millis(),
-        )
-        .await?;
-        if !finished {
-            return Err(HubError::Internal(
-                "declaration already processed by another worker".into(),
-            ));
-        }
+        pass.finished.push(FinishedDeclaration {
+            id: d.id.clone(),
+            result: DeclarationResult::S.code().into(),
+            period_id: None,
+            anomalies: "[]".into(),
+            worker,
+        });
         pass.audit.push(AuditDraft {
-            ticket: hub.ticket(),
+            ticket: self.hub().ticket(),
             at: now.millis(),
             kind: "dimona.in".into(),
             actor: format!("employer:{employer}"),
@@ -548,7 +686,6 @@ impl Dimona {
             detail: Some(format!("declaration {}", d.id)),
             answer_digest: None,
         });
-        metrics::counter!("dimona_declarations_processed_total", "result" => "S").increment(1);
         Ok(())
     }
 

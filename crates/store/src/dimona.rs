@@ -64,7 +64,7 @@ pub(crate) fn declaration_from(r: &AnyRow) -> Result<DeclarationRow, sqlx::Error
     })
 }
 
-fn period_from(r: &AnyRow) -> Result<PeriodRow, sqlx::Error> {
+pub(crate) fn period_from(r: &AnyRow) -> Result<PeriodRow, sqlx::Error> {
     Ok(PeriodRow {
         period_id: r.try_get("period_id")?,
         employer_id: r.try_get("employer_id")?,

@@ -12,6 +12,7 @@ mod batch;
 mod clients;
 mod connect;
 mod dimona;
+pub mod dimona_pass;
 mod error;
 mod keys;
 mod mandates;

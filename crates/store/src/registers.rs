@@ -208,6 +208,47 @@ impl Store {
         row.as_ref().map(person_from).transpose()
     }
 
+    /// The persons with these SSINs (the unknown ones are simply absent),
+    /// with one query per few thousand.
+    pub async fn persons(&self, ssins: &[String]) -> Result<Vec<Person>, StoreError> {
+        let mut out = Vec::with_capacity(ssins.len());
+        for chunk in ssins.chunks(self.bulk_rows(1)) {
+            let mut sql = crate::dimona_pass::Sql::new(
+                self.backend,
+                &format!("SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN "),
+            );
+            sql.list(chunk.len());
+            let mut q = sql.query();
+            for s in chunk {
+                q = q.bind(s.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(person_from(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The employers with these ids (the unknown ones are absent).
+    pub async fn employers(&self, ids: &[i64]) -> Result<Vec<Employer>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(self.bulk_rows(1)) {
+            let mut sql = crate::dimona_pass::Sql::new(
+                self.backend,
+                "SELECT * FROM employers WHERE employer_id IN ",
+            );
+            sql.list(chunk.len());
+            let mut q = sql.query();
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(employer_from(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The person, and whether `institution` holds an active reference on
     /// them with `capacity` on `today`, in one round trip (the hot path of
     /// an identification message).
