@@ -80,7 +80,7 @@ def hub_script(db, work):
     return path
 
 
-def dimona_script(db, work):
+def dimona_script(db, work, runs):
     """A wrk Lua script posting Dimona INs for many workers of one employer."""
     import sqlite3
     q_emp = "SELECT employer_id FROM employers WHERE active = 1 ORDER BY employer_id LIMIT 1"
@@ -93,17 +93,52 @@ def dimona_script(db, work):
         employer = con.execute(q_emp).fetchone()[0]
         ssins = [r[0] for r in con.execute(q_ssin).fetchall()]
         con.close()
+    # The date is filled in per request: each pass over the workers takes the
+    # next day, and each run starts `day0` days further, so every IN is a new
+    # worker-day (a period to write, not a duplicate to refuse).
     bodies = [json.dumps({"employer": {"employerId": employer}, "worker": {"ssin": s},
-                          "dimonaIn": {"startDate": "2027-06-01",
+                          "dimonaIn": {"startDate": "@DATE@",
                                        "features": {"jointCommissionNumber": "XXX", "workerType": "OTH"}}})
               for s in ssins]
-    path = os.path.join(work, "dimona.lua")
-    with open(path, "w") as f:
-        f.write("bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
-        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                "i = 0\nrequest = function()\n  i = (i % #bodies) + 1\n"
-                "  return wrk.format(nil, nil, nil, bodies[i])\nend\n")
-    return employer, path
+    paths = []
+    for run in range(runs):
+        path = os.path.join(work, f"dimona-{run}.lua")
+        with open(path, "w") as f:
+            f.write("bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
+            f.write(f"day0 = {run * 400}\n")
+            f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                    "base = os.time{year=2027, month=1, day=1, hour=12}\n"
+                    "i = 0\nrequest = function()\n  i = i + 1\n"
+                    "  local n = ((i - 1) % #bodies) + 1\n"
+                    "  local day = os.date('%Y-%m-%d', base + (day0 + math.floor((i - 1) / #bodies)) * 86400)\n"
+                    "  return wrk.format(nil, nil, nil, (bodies[n]:gsub('@DATE@', day)))\nend\n")
+        paths.append(path)
+    return employer, paths
+
+
+def processing_lag(db, since_ms):
+    """Waits until every declaration is processed; returns (count, p50, p99,
+    max) of processed_at - received_at in ms, and the seconds waited."""
+    started = time.time()
+    q_left = "SELECT COUNT(*) FROM dimona_declarations WHERE processed_at IS NULL"
+    q_lag = f"SELECT processed_at - received_at FROM dimona_declarations WHERE received_at >= {since_ms}"
+    if db.startswith("postgres"):
+        run = lambda q: subprocess.run(["psql", db, "-At", "-c", q], check=True, capture_output=True, text=True).stdout.split()
+    else:
+        import sqlite3
+        def run(q):
+            con = sqlite3.connect(db)
+            try:
+                return [str(r[0]) for r in con.execute(q).fetchall()]
+            finally:
+                con.close()
+    while int(run(q_left)[0]) > 0 and time.time() - started < 600:
+        time.sleep(0.2)
+    lags = sorted(int(x) for x in run(q_lag))
+    if not lags:
+        return 0, 0, 0, 0, time.time() - started
+    pick = lambda q: lags[min(len(lags) - 1, int(q * len(lags)))]
+    return len(lags), pick(0.5), pick(0.99), lags[-1], time.time() - started
 
 
 def main():
@@ -128,7 +163,7 @@ def main():
     hub_token = subprocess.run([BIN, "admin", "token", "--institution", INSTITUTION, "--ttl", "3600"], env=env,
                                check=True, capture_output=True, text=True).stdout.strip()
     script = hub_script(db, work)
-    employer, dimona = dimona_script(db, work)
+    employer, dimona = dimona_script(db, work, args.runs)
     employer_token = subprocess.run([BIN, "admin", "token", "--employer", str(employer), "--ttl", "3600"], env=env,
                                     check=True, capture_output=True, text=True).stdout.strip()
     port = free_port()
@@ -157,10 +192,14 @@ def main():
         # since its declarations leave a processing backlog that would load
         # whatever runs after it.
         reads, writes = targets[:-1], targets[-1:]
-        for group in (reads, writes):
-            for _ in range(args.runs):
-                for name, path, headers, lua in group:
-                    results[name].append(wrk(base + path, args.duration, args.connections, headers, lua))
+        for _ in range(args.runs):
+            for name, path, headers, lua in reads:
+                results[name].append(wrk(base + path, args.duration, args.connections, headers, lua))
+        since = int(time.time() * 1000)
+        for run in range(args.runs):
+            for name, path, headers, luas in writes:
+                results[name].append(wrk(base + path, args.duration, args.connections, headers, luas[run]))
+        lag = processing_lag(db, since)
         ceiling = statistics.median(r[0] for r in results[targets[0][0]])
         print(f"# {args.runs} runs x {args.duration} s, {args.connections} connections, wrk -t2, release build, "
               f"store {'sqlite' if args.database is None else args.database.split(':')[0]}; medians")
@@ -169,6 +208,9 @@ def main():
             p50 = statistics.median(r[1] for r in results[name])
             p99 = statistics.median(r[2] for r in results[name])
             print(f"{name}: {rps:,.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, {rps / ceiling:.0%} of ceiling")
+        n, l50, l99, lmax, waited = lag
+        print(f"Dimona processing lag (received -> processed, {n:,} declarations of the Dimona runs): "
+              f"p50 {l50} ms, p99 {l99} ms, max {lmax} ms; backlog drained {waited:.1f} s after the last run")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -232,7 +232,7 @@ impl Dimona {
             let batch = self
                 .hub
                 .store()
-                .claim_declarations(self.hub.now().millis(), 30_000, 64)
+                .claim_declarations(self.hub.now().millis(), 30_000, 512)
                 .await?;
             if batch.is_empty() {
                 return Ok(n);

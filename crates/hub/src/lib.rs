@@ -8,6 +8,7 @@
 //! and webhooks lives in `providers.rs` and `delivery.rs`.
 
 mod audit_writer;
+mod lookups;
 mod authorizations;
 pub mod delivery;
 pub mod directory;
@@ -57,6 +58,7 @@ struct Inner {
     entropy: Arc<dyn Entropy>,
     key: Arc<HubKey>,
     audit: AuditWriter,
+    lookups: lookups::Lookups,
     http: reqwest::Client,
     config: HubConfig,
     /// Wakes the webhook worker when this process created notifications.
@@ -84,6 +86,7 @@ impl Hub {
             config.checkpoint_every,
             config.max_batch,
         );
+        let lookups = lookups::Lookups::spawn(store.clone());
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .build()
@@ -94,6 +97,7 @@ impl Hub {
             entropy,
             key,
             audit,
+            lookups,
             http,
             config,
             wake: tokio::sync::Notify::new(),

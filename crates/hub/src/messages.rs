@@ -7,7 +7,7 @@ use kruispunt_domain::hub::{HubCode, INTERNAL_SERVICES, is_person_service, valid
 use kruispunt_domain::ids::{EmployerId, EnterpriseNumber, Ssin};
 use kruispunt_domain::registers::{InstitutionCode, Person};
 use kruispunt_security::audit::sha256;
-use kruispunt_store::AuditDraft;
+use kruispunt_store::{AuditDraft, IntegrationLookup};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -191,8 +191,14 @@ impl Hub {
                     None => false,
                     Some(cap) if c.service == "identification" => {
                         let (person, integrated) = self
-                            .store()
-                            .person_and_integration(&ssin, institution.as_str(), cap, &today)
+                            .0
+                            .lookups
+                            .person_and_integration(IntegrationLookup {
+                                ssin,
+                                institution: institution.as_str().to_owned(),
+                                capacity: cap,
+                                today: today.clone(),
+                            })
                             .await?;
                         person_found = Some(person);
                         integrated

@@ -35,6 +35,7 @@ pub use network::{
     AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
 };
 pub use notifications::{Delivery, Notification};
+pub use registers::IntegrationLookup;
 pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, OidcFlowRow, SessionRow};
 pub use users::UserRow;
 

@@ -14,6 +14,16 @@ use sqlx::{AssertSqlSafe, Row};
 const PERSON_COLUMNS: &str = "ssin, last_name, first_name, birth_date, sex, nationality, street, house_number, \
      postal_code, municipality, country, death_date, is_bis, updated_at";
 
+/// One integration check with its register lookup (see
+/// [`Store::persons_and_integration`]).
+#[derive(Debug, Clone)]
+pub struct IntegrationLookup {
+    pub ssin: Ssin,
+    pub institution: String,
+    pub capacity: u16,
+    pub today: String,
+}
+
 /// `VALUES` tuples for a multi-row INSERT of `rows` rows of `cols` values.
 ///
 /// SQLite gets anonymous `?` placeholders: sqlx resolves every numbered
@@ -245,6 +255,57 @@ impl Store {
             for r in q.fetch_all(&self.pool).await? {
                 out.push(employer_from(&r)?);
             }
+        }
+        Ok(out)
+    }
+
+    /// [`Store::person_and_integration`] for many lookups in ONE query (the
+    /// hub batches concurrent identification messages): answers in the order
+    /// asked.
+    pub async fn persons_and_integration(
+        &self,
+        lookups: &[IntegrationLookup],
+    ) -> Result<Vec<(Option<Person>, bool)>, StoreError> {
+        let mut out: Vec<(Option<Person>, bool)> = vec![(None, false); lookups.len()];
+        let columns: Vec<String> = PERSON_COLUMNS
+            .split(',')
+            .map(|c| format!("p.{}", c.trim()))
+            .collect();
+        let mut offset = 0usize;
+        for chunk in lookups.chunks(self.bulk_rows(5)) {
+            let mut sql = crate::dimona_pass::Sql::new(
+                self.backend,
+                "WITH v (k, ssin, institution, capacity, today) AS (VALUES ",
+            );
+            sql.tuples(chunk.len(), 5).push(&format!(
+                ") SELECT v.k AS k, {}, CAST(CASE WHEN EXISTS (SELECT 1 FROM person_references r \
+                 WHERE r.ssin = v.ssin AND r.institution = v.institution AND r.capacity = v.capacity \
+                 AND r.unregistered_at IS NULL AND r.start_date <= v.today \
+                 AND (r.end_date IS NULL OR r.end_date >= v.today)) THEN 1 ELSE 0 END AS BIGINT) AS integrated \
+                 FROM v LEFT JOIN persons p ON p.ssin = v.ssin",
+                columns.join(", ")
+            ));
+            let mut q = sql.query();
+            for (i, l) in chunk.iter().enumerate() {
+                q = q
+                    .bind((offset + i) as i64)
+                    .bind(l.ssin.to_string())
+                    .bind(l.institution.clone())
+                    .bind(i64::from(l.capacity))
+                    .bind(l.today.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let k: i64 = r.try_get("k")?;
+                let integrated = r.try_get::<i64, _>("integrated")? != 0;
+                let person = match r.try_get::<Option<String>, _>("ssin")? {
+                    Some(_) => Some(person_from(&r)?),
+                    None => None,
+                };
+                if let Some(slot) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
+                    *slot = (person, integrated);
+                }
+            }
+            offset += chunk.len();
         }
         Ok(out)
     }
