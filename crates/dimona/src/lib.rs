@@ -63,6 +63,12 @@ pub fn validate_offline(
     Ok((checked.kind, anomalies))
 }
 
+/// Declarations processed per transaction at most. Large: a pass costs a
+/// few statements and one commit (an fsync) whatever its size, so a backlog
+/// (a batch file) drains in few passes; under a steady trickle passes stay
+/// small, since each takes only what is waiting.
+const CLAIM: i64 = 2048;
+
 /// Why a declaration was not accepted at the door.
 #[derive(Debug)]
 pub enum SubmitError {
@@ -232,7 +238,7 @@ impl Dimona {
             let batch = self
                 .hub
                 .store()
-                .claim_declarations(self.hub.now().millis(), 30_000, 512)
+                .claim_declarations(self.hub.now().millis(), 30_000, CLAIM)
                 .await?;
             if batch.is_empty() {
                 return Ok(n);

@@ -82,6 +82,7 @@ pub(crate) struct Pass {
     by_person: HashMap<String, Vec<i64>>,
     /// Periods to write, in the order they were first changed.
     dirty: Vec<i64>,
+    dirty_set: std::collections::HashSet<i64>,
     references: Vec<ReferenceState>,
     reference_index: HashMap<String, usize>,
     changes: Vec<PersonChange>,
@@ -97,7 +98,7 @@ impl Pass {
         if !self.periods.contains_key(&id) {
             self.by_person.entry(p.ssin.clone()).or_default().push(id);
         }
-        if !self.dirty.contains(&id) {
+        if self.dirty_set.insert(id) {
             self.dirty.push(id);
         }
         self.periods.insert(id, p);
@@ -240,6 +241,7 @@ impl Dimona {
     async fn process_set(&self, batch: &[DeclarationRow]) -> Result<(), HubError> {
         let hub = self.hub();
         let store = hub.store();
+        let started = std::time::Instant::now();
         let now = hub.now();
         let today = now.date();
         let mut claimed = Vec::with_capacity(batch.len());
@@ -347,6 +349,8 @@ impl Dimona {
         }
         tx.append(&pass.audit, hub.key()).await?;
         tx.commit().await?;
+        metrics::histogram!("dimona_pass_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("dimona_pass_size").record(batch.len() as f64);
         for f in &pass.finished {
             metrics::counter!("dimona_declarations_processed_total", "result" => result_label(&f.result))
                 .increment(1);

@@ -8,12 +8,12 @@
 //! and webhooks lives in `providers.rs` and `delivery.rs`.
 
 mod audit_writer;
-mod lookups;
 mod authorizations;
 pub mod delivery;
 pub mod directory;
 mod error;
 pub mod keys;
+mod lookups;
 pub mod messages;
 pub mod mutations;
 pub mod nats;

@@ -35,8 +35,8 @@ pub use network::{
     AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
 };
 pub use notifications::{Delivery, Notification};
-pub use registers::IntegrationLookup;
 pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, OidcFlowRow, SessionRow};
+pub use registers::IntegrationLookup;
 pub use users::UserRow;
 
 use sqlx::AnyPool;
