@@ -15,12 +15,16 @@ SIGKILL at a random moment, restarts it on the same store, and repeats. After ea
     person's access log (read with the operator token),
   * the notification feeds of the demo institutions (CPAS-LIEGE, ONEM) hold each
     employment change once: no two items with the same cursor or the same payload,
-  * the audit chain verifies.
+  * the audit chain verifies,
+  * with --nats URL: every notification of those feeds was published to NATS JetStream at
+    least once, under its message id (Nats-Msg-Id <institution>-<cursor>) and subject, with
+    the feed's payload (read back with a JetStream pull consumer on a stream of this run's
+    own, deleted at the end).
 
 Usage:
     python3 tests/crash/crash.py [--cycles 6] [--clients 4] [--seed N] [--budget 120] [--nodes 2]
                                  [--database postgres://postgres@127.0.0.1:5432]
-                                 [--bin PATH] [--no-build]
+                                 [--nats nats://127.0.0.1:4222] [--bin PATH] [--no-build]
 
 With --database postgres://…/ (a server URL) a database kp_crash_<random> is created
 there and dropped at the end. With --nodes 2 (PostgreSQL), two `serve` processes share the
@@ -132,6 +136,141 @@ class WebhookReceiver:
 
     def close(self):
         self.httpd.shutdown()
+
+
+# ---------------------------------------------------------------- NATS
+
+
+class Nats:
+    """Just enough of the NATS text protocol (INFO, CONNECT, PING/PONG, SUB, PUB, MSG,
+    HMSG) for JetStream's request/reply API: stream info and delete, and a pull consumer."""
+
+    def __init__(self, url, timeout=5.0):
+        u = urllib.parse.urlparse(url)
+        self.sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 4222), timeout=timeout)
+        self.buf, self.n = b"", 0
+        line = self._line()
+        if not line.startswith(b"INFO "):
+            raise Failure(f"NATS at {url}: no INFO line")
+        if not json.loads(line[5:]).get("jetstream"):
+            raise Failure(f"NATS at {url} has no JetStream")
+        self.inbox = f"_INBOX.kpcrash{random.SystemRandom().randrange(16**12):012x}"
+        self._send(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true,'
+                   b'"lang":"python","version":"crash.py"}\r\n' + f"SUB {self.inbox}.> 1\r\nPING\r\n".encode())
+        while self.message(time.time() + timeout) != "PONG":
+            pass
+
+    def _send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        self.sock.settimeout(max(0.01, deadline - time.time()))
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        if not chunk:
+            raise Failure("NATS closed the connection")
+        self.buf += chunk
+        return True
+
+    def _line(self, deadline=None):
+        deadline = deadline or time.time() + 5
+        while b"\r\n" not in self.buf:
+            if not self._fill(deadline):
+                return None
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n, deadline):
+        while len(self.buf) < n + 2:
+            if not self._fill(deadline + 5):
+                raise Failure("NATS: truncated message")
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def message(self, deadline):
+        """The next protocol message: "PONG", None on timeout, or a dict with subject,
+        reply, status (e.g. "404"), headers and data."""
+        while True:
+            line = self._line(deadline)
+            if line is None:
+                return None
+            op, _, rest = line.partition(b" ")
+            if op == b"PING":
+                self._send(b"PONG\r\n")
+            elif op == b"PONG":
+                return "PONG"
+            elif op == b"-ERR":
+                raise Failure(f"NATS: {line.decode(errors='replace')}")
+            elif op in (b"MSG", b"HMSG"):
+                parts = rest.decode().split()
+                subject, reply = parts[0], (parts[2] if len(parts) == (5 if op == b"HMSG" else 4) else None)
+                raw = self._take(int(parts[-1]), deadline)
+                hsize = int(parts[-2]) if op == b"HMSG" else 0
+                head, data = raw[:hsize].decode(errors="replace"), raw[hsize:]
+                lines = head.split("\r\n")
+                status = lines[0].split()[1] if op == b"HMSG" and len(lines[0].split()) > 1 else None
+                headers = {}
+                for h in lines[1:]:
+                    if ":" in h:
+                        k, v = h.split(":", 1)
+                        headers[k.strip()] = v.strip()
+                return {"subject": subject, "reply": reply, "status": status, "headers": headers, "data": data}
+
+    def publish(self, subject, data=b"", reply=None):
+        self._send(f"PUB {subject} {reply + ' ' if reply else ''}{len(data)}\r\n".encode() + data + b"\r\n")
+
+    def request(self, subject, body, timeout=5.0):
+        self.n += 1
+        reply = f"{self.inbox}.r{self.n}"
+        self.publish(subject, json.dumps(body).encode(), reply)
+        deadline = time.time() + timeout
+        while True:
+            m = self.message(deadline)
+            if m is None:
+                raise Failure(f"NATS: no answer to {subject}")
+            if isinstance(m, dict) and m["subject"] == reply:
+                if m["status"] == "503":
+                    raise Failure(f"NATS: no responder for {subject} (JetStream off?)")
+                answer = json.loads(m["data"] or b"{}")
+                if "error" in answer:
+                    raise Failure(f"NATS {subject}: {answer['error']}")
+                return answer
+
+    def consumer(self, stream):
+        """An ephemeral pull consumer on the whole stream, from its first message."""
+        answer = self.request(f"$JS.API.CONSUMER.CREATE.{stream}", {
+            "stream_name": stream,
+            "config": {"deliver_policy": "all", "ack_policy": "explicit", "inactive_threshold": 120 * 10**9}})
+        return answer["name"]
+
+    def fetch(self, stream, consumer, batch=256):
+        """Up to `batch` messages now (no waiting); each is acknowledged."""
+        self.n += 1
+        reply = f"{self.inbox}.f{self.n}"
+        self.publish(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}",
+                     json.dumps({"batch": batch, "no_wait": True}).encode(), reply)
+        out, deadline = [], time.time() + 5
+        while len(out) < batch:
+            m = self.message(deadline)
+            if m is None:
+                break
+            if not isinstance(m, dict):
+                continue
+            # Status answers (404 no messages, 408 expired) come on the request's reply
+            # subject; the stream's messages keep their own subject, with an ack subject.
+            if m["subject"] == reply and m["status"] is not None:
+                break
+            if not (m["reply"] or "").startswith("$JS.ACK."):
+                continue
+            out.append(m)
+            if m["reply"]:
+                self.publish(m["reply"])  # ack
+        return out
+
+    def close(self):
+        self.sock.close()
 
 
 # ---------------------------------------------------------------- HTTP
@@ -289,6 +428,14 @@ def run(args):
         database = os.path.join(workdir, "crash.db")
     env = dict(os.environ, KRUISPUNT_DATABASE_URL=database, RUST_LOG="warn",
                KRUISPUNT_RATE_LIMIT_PER_SECOND="0")
+    for k in ("KRUISPUNT_NATS_URL", "KRUISPUNT_NATS_SUBJECT_PREFIX", "KRUISPUNT_NATS_STREAM"):
+        env.pop(k, None)
+    if args.nats:
+        # A stream and subjects of this run's own: message ids repeat across stores.
+        unique = f"{random.SystemRandom().randrange(16**10):010x}"
+        args.nats_prefix, args.nats_stream = f"kpcrash{unique}", f"KPCRASH_{unique}"
+        env.update(KRUISPUNT_NATS_URL=args.nats, KRUISPUNT_NATS_SUBJECT_PREFIX=args.nats_prefix,
+                   KRUISPUNT_NATS_STREAM=args.nats_stream)
     servers = [Server(binary, env, workdir, f"n{i}") for i in range(args.nodes)]
     server = servers[0]
     ledger = Ledger()
@@ -407,7 +554,9 @@ def run(args):
             f"{figures['notifications_checked']} notifications without duplicates, each delivered to its webhook "
             f"({figures['webhook_posts']} POSTs for {figures['webhook_keys']} idempotency keys, "
             f"{figures['webhook_refused_by_receiver']} refused and retried), "
-            f"audit chain of {figures['audit_entries']} entries verified")
+            f"audit chain of {figures['audit_entries']} entries verified"
+            + (f"; NATS: all {figures['nats_ids_checked']} published ({figures['nats_stream_messages']} messages "
+               f"in the run's stream, {figures['nats_ids_kept_twice']} ids kept twice)" if args.nats else ""))
         return 0
     except Failure as f:
         log(f"FAIL: {f}")
@@ -421,6 +570,13 @@ def run(args):
                 s.proc.wait()
         if dropdb:
             subprocess.run(["psql", dropdb[0], "-qc", f"DROP DATABASE IF EXISTS {dropdb[1]}"])
+        if args.nats:
+            try:
+                n = Nats(args.nats)
+                n.request(f"$JS.API.STREAM.DELETE.{args.nats_stream}", {})
+                n.close()
+            except (OSError, Failure) as e:
+                log(f"could not delete the NATS stream {args.nats_stream}: {e}")
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -540,6 +696,8 @@ def check(server, tokens, employer, ledger, figures, args, started, hooks):
     unexpected = set(deliveries) - {k for k, _ in expected_keys}
     if unexpected:
         problems.append(f"{len(unexpected)} webhook deliveries for no feed item, e.g. {sorted(unexpected)[:3]}")
+    if args.nats:
+        check_nats(args, expected_keys, problems, figures, deadline)
     figures.update(webhook_keys=len(deliveries),
                    webhook_posts=sum(len(v) for v in deliveries.values()) + refused,
                    webhook_refused_by_receiver=refused)
@@ -570,6 +728,51 @@ def check(server, tokens, employer, ledger, figures, args, started, hooks):
         raise Failure(f"{len(problems)} problems:\n  " + "\n  ".join(problems[:50]))
 
 
+def check_nats(args, expected_keys, problems, figures, deadline):
+    """Every feed item published to JetStream at least once: its message id
+    (<institution>-<cursor>, as the hub sets Nats-Msg-Id), on <prefix>.<institution>,
+    with the feed's payload; and nothing published for those institutions that is not in
+    their feeds. Publication is asynchronous, so the consumer reads until the deadline."""
+    expected = dict(expected_keys)
+    watched = {f"{args.nats_prefix}.{k.rsplit('-', 1)[0]}" for k in expected}
+    n = Nats(args.nats)
+    try:
+        consumer = n.consumer(args.nats_stream)
+        got, read = {}, 0
+        while True:
+            batch = n.fetch(args.nats_stream, consumer)
+            read += len(batch)
+            for m in batch:
+                key = m["headers"].get("Nats-Msg-Id", "")
+                got.setdefault(key, []).append((m["subject"], m["data"]))
+            missing = [k for k in expected if k not in got]
+            if not batch and (not missing or time.time() > deadline):
+                break
+            if not batch:
+                time.sleep(0.5)
+        stream = n.request(f"$JS.API.STREAM.INFO.{args.nats_stream}", {})
+    finally:
+        n.close()
+    for key in missing:
+        problems.append(f"notification {key} was never published to NATS")
+    for key, copies in got.items():
+        if key not in expected:
+            if any(subject in watched for subject, _ in copies):
+                problems.append(f"NATS message {key} on a watched subject is in no feed")
+            continue
+        code = key.rsplit("-", 1)[0]
+        for subject, data in copies:
+            item = json.loads(data)
+            if subject != f"{args.nats_prefix}.{code}":
+                problems.append(f"NATS message {key} published on another subject")
+            if json.dumps([item["kind"], item["ssin"], item["data"]], sort_keys=True) != expected[key] \
+                    or item.get("cursor") != key.rsplit("-", 1)[1]:
+                problems.append(f"NATS message {key} has a different payload than the feed")
+    figures.update(nats_messages_read=read, nats_stream_messages=stream["state"]["messages"],
+                   nats_ids=len(got), nats_ids_checked=len(expected) - len(missing),
+                   nats_ids_kept_twice=sum(1 for v in got.values() if len(v) > 1))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cycles", type=int, default=6, help="kill -9 cycles (default 6)")
@@ -580,6 +783,9 @@ def main():
     ap.add_argument("--nodes", type=int, default=1,
                     help="serve processes on the one store (PostgreSQL only for more than 1); "
                          "each cycle kills one of them while the others go on")
+    ap.add_argument("--nats", default=None, metavar="URL",
+                    help="NATS server with JetStream (nats://127.0.0.1:4222): the servers publish there, "
+                         "on a stream of this run's own, and every feed item must be found in it")
     ap.add_argument("--bin", default=None, help="the kruispunt binary (default: build the release one)")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build")
     args = ap.parse_args()

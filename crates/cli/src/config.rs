@@ -24,12 +24,37 @@ pub struct FileConfig {
     pub rate_limit_burst: Option<u32>,
     /// NATS JetStream URL to publish notifications to.
     pub nats_url: Option<String>,
+    /// Subject prefix of the NATS publication (default kruispunt.notifications).
+    pub nats_subject_prefix: Option<String>,
+    /// JetStream stream of the NATS publication (default KRUISPUNT_NOTIFICATIONS).
+    pub nats_stream: Option<String>,
     /// Time an external provider gets to answer a forwarded message.
     pub provider_timeout_ms: Option<u64>,
     /// `json` (default for `serve`) or `text`.
     pub log_format: Option<String>,
     /// Portal sign-in through an OpenID Connect provider.
     pub oidc: Option<OidcFile>,
+}
+
+/// The NATS publication, when a URL is configured; each name: flag (or env) >
+/// file > default. Several deployments (or test runs) on one NATS server
+/// each need their own stream: message ids (<institution>-<cursor>) repeat
+/// across stores, and JetStream would drop one store's as the other's
+/// duplicates.
+pub fn nats(
+    url: Option<String>,
+    subject_prefix: Option<String>,
+    stream: Option<String>,
+    file: &FileConfig,
+) -> Option<kruispunt_hub::nats::NatsConfig> {
+    let mut config = kruispunt_hub::nats::NatsConfig::new(&url.or_else(|| file.nats_url.clone())?);
+    if let Some(p) = subject_prefix.or_else(|| file.nats_subject_prefix.clone()) {
+        config.subject_prefix = p;
+    }
+    if let Some(s) = stream.or_else(|| file.nats_stream.clone()) {
+        config.stream = s;
+    }
+    Some(config)
 }
 
 /// `[oidc]`: every key can also come from the environment
@@ -165,6 +190,36 @@ mod tests {
         assert_eq!(
             database_url(None, &FileConfig::default()),
             kruispunt_store::DEFAULT_SQLITE_PATH
+        );
+    }
+
+    #[test]
+    fn nats_names_come_from_flag_then_file_then_default() {
+        assert!(nats(None, Some("p".into()), None, &FileConfig::default()).is_none());
+        let file: FileConfig = toml::from_str(
+            "nats_url = \"nats://f:4222\"\nnats_subject_prefix = \"file.prefix\"\nnats_stream = \"FILE\"",
+        )
+        .unwrap();
+        let c = nats(None, None, None, &file).unwrap();
+        assert_eq!(
+            (c.url.as_str(), c.subject_prefix.as_str(), c.stream.as_str()),
+            ("nats://f:4222", "file.prefix", "FILE")
+        );
+        let c = nats(
+            Some("nats://flag:4222".into()),
+            Some("flag.prefix".into()),
+            Some("FLAG".into()),
+            &file,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.url.as_str(), c.subject_prefix.as_str(), c.stream.as_str()),
+            ("nats://flag:4222", "flag.prefix", "FLAG")
+        );
+        let c = nats(Some("nats://x".into()), None, None, &FileConfig::default()).unwrap();
+        assert_eq!(
+            (c.subject_prefix.as_str(), c.stream.as_str()),
+            ("kruispunt.notifications", "KRUISPUNT_NOTIFICATIONS")
         );
     }
 

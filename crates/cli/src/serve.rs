@@ -26,6 +26,14 @@ pub struct ServeArgs {
     /// (subjects kruispunt.notifications.<institution>).
     #[arg(long, env = "KRUISPUNT_NATS_URL", value_name = "URL")]
     nats: Option<String>,
+    /// Subject prefix of the NATS publication (default
+    /// kruispunt.notifications): notifications for X go to `<prefix>.X`.
+    #[arg(long, env = "KRUISPUNT_NATS_SUBJECT_PREFIX", value_name = "PREFIX")]
+    nats_subject_prefix: Option<String>,
+    /// JetStream stream that holds the publication (default
+    /// KRUISPUNT_NOTIFICATIONS); created on start if missing.
+    #[arg(long, env = "KRUISPUNT_NATS_STREAM", value_name = "NAME")]
+    nats_stream: Option<String>,
     /// Sustained requests per second per client (the token's subject, else
     /// the IP address); beyond, 429 with Retry-After. 0: no limit.
     #[arg(long, env = "KRUISPUNT_RATE_LIMIT_PER_SECOND", value_name = "N")]
@@ -86,11 +94,10 @@ pub async fn run(args: ServeArgs, database: &str, file: &FileConfig) -> anyhow::
         .map_err(|e| anyhow::anyhow!("cannot start: {}", e.body.message))?;
     state.hub().spawn_workers();
     state.dimona().spawn_worker();
-    if let Some(url) = args.nats.or_else(|| file.nats_url.clone()) {
-        kruispunt_hub::nats::spawn(
-            state.hub().clone(),
-            kruispunt_hub::nats::NatsConfig::new(&url),
-        );
+    if let Some(nats) =
+        crate::config::nats(args.nats, args.nats_subject_prefix, args.nats_stream, file)
+    {
+        kruispunt_hub::nats::spawn(state.hub().clone(), nats);
         tracing::info!("publishing notifications to NATS JetStream");
     }
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -5,7 +5,9 @@
 //! employer's personnel file.
 
 pub mod batch;
-pub mod declaration;
+/// The ONSS v2 JSON and its door checks live in their own light crate (no
+/// store), so the fuzz targets can reach them; this keeps the old path.
+pub use kruispunt_dimona_wire as declaration;
 mod mandates;
 mod processing;
 

@@ -328,8 +328,12 @@ pub fn check_in(
         {
             out.push(a::END_OUT_OF_DOMAIN);
         }
-        let planned = f.planned_hours.unwrap_or(0).max(0) as u32;
-        if student_hours_this_year + planned > student_contingent(start.year()) {
+        // In i64: the declared hours are any JSON integer (they overflowed a u32
+        // sum, or were truncated by `as u32`, before).
+        let planned = f.planned_hours.unwrap_or(0).max(0);
+        if i64::from(student_hours_this_year).saturating_add(planned)
+            > i64::from(student_contingent(start.year()))
+        {
             out.push(a::CONTINGENT_EXCEEDED);
         }
     }
@@ -422,6 +426,24 @@ mod tests {
         let r = check_in(&f, TODAY, &[], 580);
         assert_eq!(ids(&r), vec!["90017-369"]);
         assert_eq!(DeclarationResult::from_anomalies(&r), DeclarationResult::W);
+    }
+
+    /// Found while writing the `dimona_json` fuzz target: a student IN with
+    /// `plannedHoursNumber` near 2^32 overflowed the contingent sum (a panic
+    /// in debug builds), and 2^32 + 5 hours counted as 5.
+    #[test]
+    fn absurd_planned_hours_exceed_the_contingent_without_overflow() {
+        let mut f = base();
+        f.worker_type = Some("STU".into());
+        f.end = Some(date!(2026 - 12 - 20));
+        for h in [i64::from(u32::MAX), (1 << 32) + 5, i64::MAX] {
+            f.planned_hours = Some(h);
+            assert_eq!(
+                ids(&check_in(&f, TODAY, &[], 400)),
+                vec!["01135-003", "90017-369"],
+                "{h} hours"
+            );
+        }
     }
 
     #[test]

@@ -157,7 +157,17 @@ pub struct Checked {
 
 fn period_id(field: &str, v: Option<&Value>) -> Result<DimonaPeriodId, Invalid> {
     let s = match v {
-        Some(Value::Number(n)) => format!("{:012}", n.as_u64().unwrap_or(0)),
+        // A negative or fractional number is no period id (it used to be read
+        // as period 000000000000).
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(n) => format!("{n:012}"),
+            None => {
+                return Err(Invalid::new(
+                    field,
+                    "must be a Dimona period id (12 digits)",
+                ));
+            }
+        },
         Some(Value::String(s)) => s.clone(),
         None => return Err(Invalid::new(field, "is required")),
         _ => {
@@ -290,4 +300,123 @@ pub fn check(d: &DeclarationJson) -> Result<Checked, Invalid> {
         ssin,
         period_id: pid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const P: &str = "93051822361";
+
+    fn door(body: Value) -> Result<Checked, Invalid> {
+        let parsed: DeclarationJson = serde_json::from_value(body).expect("shape");
+        check(&parsed)
+    }
+
+    fn refused_field(body: Value) -> String {
+        door(body).expect_err("refused").field
+    }
+
+    #[test]
+    fn an_in_by_ssin_is_accepted_with_its_employer_and_worker() {
+        let c = door(json!({"employer": {"employerId": 935467}, "worker": {"ssin": P},
+            "dimonaIn": {"startDate": "2026-12-01", "features": {"jointCommissionNumber": "XXX", "workerType": "OTH"}}}))
+        .expect("accepted");
+        assert_eq!(c.kind, Kind::In);
+        assert_eq!(
+            c.employer,
+            EmployerRef::Id(EmployerId::parse("935467").expect("id"))
+        );
+        assert_eq!(c.ssin, Some(Ssin::parse(P).expect("ssin")));
+        assert_eq!(c.period_id, None);
+    }
+
+    #[test]
+    fn an_in_by_identity_needs_names_and_a_valid_birth_date() {
+        let body = |family: &str, birth: &str| {
+            json!({"employer": {"enterpriseNumber": "0403.199.702"},
+                   "worker": {"familyName": family, "givenName": "Jan", "birthDate": birth},
+                   "dimonaIn": {"startDate": "2026-12-01"}})
+        };
+        let c = door(body("Peeters", "1993-05-18")).expect("accepted");
+        assert!(matches!(c.employer, EmployerRef::Enterprise(_)));
+        assert_eq!(c.ssin, None);
+        assert_eq!(refused_field(body("  ", "1993-05-18")), "worker.ssin");
+        assert_eq!(
+            refused_field(body("Peeters", "1993-02-30")),
+            "worker.birthDate"
+        );
+    }
+
+    #[test]
+    fn out_update_cancel_need_a_valid_period_id_as_number_or_text() {
+        let pid = DimonaPeriodId::from_sequence(42).expect("pid");
+        for key in ["dimonaOut", "dimonaUpdate", "dimonaCancel"] {
+            for v in [json!(pid.value()), json!(format!("{:012}", pid.value()))] {
+                let c = door(json!({"employer": {"employerId": 935467}, key: {"periodId": v}}))
+                    .expect("accepted");
+                assert_eq!(c.kind.json_key(), key);
+                assert_eq!(c.period_id, Some(pid));
+            }
+            for bad in [json!(4243), json!(-1), json!(1.5), json!(true), json!("x")] {
+                let f = refused_field(
+                    json!({"employer": {"employerId": 935467}, key: {"periodId": bad}}),
+                );
+                assert_eq!(f, format!("{key}.periodId"));
+            }
+            assert_eq!(
+                refused_field(json!({"employer": {"employerId": 935467}, key: {}})),
+                format!("{key}.periodId")
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let emp = json!({"employerId": 935467});
+        assert_eq!(refused_field(json!({"employer": emp})), "dimonaIn");
+        assert_eq!(
+            refused_field(json!({"employer": emp, "dimonaIn": {}, "dimonaCancel": {}})),
+            "dimonaIn"
+        );
+        assert_eq!(
+            refused_field(json!({"worker": {"ssin": P}, "dimonaIn": {}})),
+            "employer"
+        );
+        assert_eq!(
+            refused_field(json!({"employer": {}, "worker": {"ssin": P}, "dimonaIn": {}})),
+            "employer"
+        );
+        assert_eq!(
+            refused_field(
+                json!({"employer": {"employerId": [1]}, "worker": {"ssin": P}, "dimonaIn": {}})
+            ),
+            "employer.employerId"
+        );
+        assert_eq!(
+            refused_field(
+                json!({"employer": {"enterpriseNumber": "0403.199.703"}, "worker": {"ssin": P}, "dimonaIn": {}})
+            ),
+            "employer.enterpriseNumber"
+        );
+        assert_eq!(
+            refused_field(
+                json!({"employer": emp, "worker": {"ssin": "93051822362"}, "dimonaIn": {}})
+            ),
+            "worker.ssin"
+        );
+        assert_eq!(
+            refused_field(
+                json!({"employer": emp, "worker": {"ssin": P}, "dimonaIn": {"startDate": "2026-13-01"}})
+            ),
+            "dimonaIn.startDate"
+        );
+        assert_eq!(
+            refused_field(
+                json!({"employer": emp, "dimonaOut": {"periodId": 4242, "endDate": "x"}})
+            ),
+            "dimonaOut.endDate"
+        );
+    }
 }
