@@ -308,7 +308,7 @@ impl Dimona {
             rows.push(NewBatchForm {
                 index: form.index as i64,
                 declaration: Some(NewDeclaration {
-                    id: self.new_id(),
+                    id: String::new(), // set below, in file order
                     employer_id: employer.as_i64(),
                     declarant: declarant.clone(),
                     kind: checked.kind.code().into(),
@@ -318,6 +318,23 @@ impl Dimona {
                 door_anomalies: None,
                 form: record,
             });
+        }
+        // The worker processes declarations received together in id order:
+        // give the file's forms their (random) ids in ascending file order,
+        // so a form is judged after the forms before it (an IN, then its
+        // duplicate, then an OUT of a period declared earlier in the file).
+        let mut ids: Vec<String> = rows
+            .iter()
+            .filter(|r| r.declaration.is_some())
+            .map(|_| self.new_id())
+            .collect();
+        ids.sort_unstable();
+        for (row, id) in rows
+            .iter_mut()
+            .filter_map(|r| r.declaration.as_mut())
+            .zip(ids)
+        {
+            row.id = id;
         }
         self.hub()
             .store()

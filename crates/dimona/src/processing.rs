@@ -158,8 +158,8 @@ impl Pass {
                     && p.start_date <= to
             })
             .filter_map(|p| p.planned_hours)
-            .sum();
-        h.max(0) as u32
+            .fold(0i64, |a, h| a.saturating_add(h.max(0)));
+        u32::try_from(h.max(0)).unwrap_or(u32::MAX)
     }
 
     fn reference(&mut self, r: ReferenceState) {

@@ -291,6 +291,9 @@ pub async fn upsert_references_in(
     Ok(())
 }
 
+/// (ssin, institution, webhook, data) of a notification to create.
+type Target<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
+
 /// [`crate::Store::notify_change_in`] for many changes at once: for each
 /// change, a notification to every institution entitled to `service` data
 /// about that person on `today` (and a webhook delivery where it has a
@@ -356,8 +359,8 @@ pub async fn notify_changes_in(
                 .push((r.try_get("institution")?, r.try_get("webhook_url")?));
         }
     }
-    // (ssin, institution, webhook, data) in change order.
-    let rows: Vec<(&str, &str, Option<&str>, &str)> = changes
+    // One per notification to create, in change order.
+    let rows: Vec<Target<'_>> = changes
         .iter()
         .flat_map(|c| {
             targets
@@ -371,7 +374,7 @@ pub async fn notify_changes_in(
         return Ok(0);
     }
     let first = reserve_in(conn, "notifications", rows.len() as i64).await?;
-    let numbered: Vec<(i64, &(&str, &str, Option<&str>, &str))> = rows
+    let numbered: Vec<(i64, &Target<'_>)> = rows
         .iter()
         .enumerate()
         .map(|(i, r)| (first + i as i64, r))

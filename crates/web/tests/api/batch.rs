@@ -396,3 +396,47 @@ async fn a_provider_declares_in_batch_for_the_employers_that_mandate_it() {
     let r = results(&notification(&p, "FI.PROV.2").await);
     assert_eq!(r, vec![("1".to_owned(), vec![])]);
 }
+
+#[tokio::test]
+async fn forms_of_one_file_see_each_others_periods() {
+    // One file is processed in one pass: the second IN for the same
+    // worker-day must be judged against the period the first one created
+    // in that same pass, exactly as if they had arrived apart.
+    let s = sender().await;
+    let xml = file(&[
+        dimona_in("935467", P, "2026-12-02"),
+        dimona_in("935467", P, "2026-12-02"),
+        dimona_in("935467", P, "2026-12-03"),
+    ]);
+    let name = "FI.DIMONA.935467.20261129.00007.R.1.1";
+    let (status, _, acrf) = put(&s, name, &xml).await;
+    assert_eq!(status, 202, "{acrf}");
+    let n = notification(&s, name).await;
+    let r = results(&n);
+    let ids: Vec<(&str, Vec<&str>)> = r
+        .iter()
+        .map(|(c, ids)| (c.as_str(), ids.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            ("1", vec![]),
+            ("0", vec!["90373-333"]),
+            // The first period has no end: a start the next day overlaps it.
+            ("0", vec!["90373-334"]),
+        ],
+        "{n}"
+    );
+    let (st, pf) = s
+        .app
+        .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&s.token))
+        .await;
+    assert_eq!(st, 200);
+    let starts: Vec<&str> = pf["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["startDate"].as_str())
+        .collect();
+    assert_eq!(starts, vec!["2026-12-02"], "{pf}");
+}
