@@ -184,6 +184,7 @@ pub async fn declaration(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// The employer (ONSS number): yours.
     pub employer_id: Option<String>,
@@ -284,6 +285,7 @@ pub async fn periods(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct NoticeQuery {
     /// Whose mailbox (ONSS number; default: yours). A provider reads the
     /// mailboxes of the employers that mandate it.
