@@ -9,9 +9,11 @@ pub mod batch;
 /// store), so the fuzz targets can reach them; this keeps the old path.
 pub use kruispunt_dimona_wire as declaration;
 mod mandates;
+mod notices;
 mod processing;
 
 pub use mandates::MandateChange;
+pub use notices::{notice_idempotency_key, notice_json};
 
 use declaration::{DeclarationJson, EmployerRef};
 use kruispunt_domain::Invalid;
@@ -103,6 +105,8 @@ pub struct Dimona {
     hub: Hub,
     wake: Arc<tokio::sync::Notify>,
     receipts: tokio::sync::mpsc::Sender<Receipt>,
+    /// Wakes the notice webhook worker when this process queued deliveries.
+    notice_wake: Arc<tokio::sync::Notify>,
     /// Set once the Dimona institution (ONSS) exists in the directory.
     onss_ready: Arc<tokio::sync::OnceCell<()>>,
 }
@@ -139,6 +143,7 @@ impl Dimona {
             hub,
             wake: Arc::new(tokio::sync::Notify::new()),
             receipts,
+            notice_wake: Arc::new(tokio::sync::Notify::new()),
             onss_ready: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
@@ -250,8 +255,10 @@ impl Dimona {
         }
     }
 
-    /// The processing worker: resumes whatever was received before a crash.
+    /// The processing worker (resumes whatever was received before a
+    /// crash) and the notice webhook worker.
     pub fn spawn_worker(&self) {
+        self.spawn_notice_delivery();
         let dimona = self.clone();
         tokio::spawn(async move {
             let mut pass: u64 = 0;

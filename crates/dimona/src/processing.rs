@@ -90,6 +90,8 @@ pub(crate) struct Pass {
     /// Reserved period sequence numbers still free: `next..end`.
     next_period: i64,
     end_period: i64,
+    /// Notice webhooks of the batch's employers (employer id → URL).
+    webhooks: HashMap<i64, String>,
 }
 
 impl Pass {
@@ -274,6 +276,7 @@ impl Dimona {
 
         let mut tx = store.begin_audited(hub.config().checkpoint_every).await?;
         let backend = tx.backend();
+        pass.webhooks = dimona_pass::notice_webhooks_in(tx.conn(), backend, &employer_ids).await?;
         let period_ids: Vec<i64> = claimed
             .iter()
             .filter_map(|c| c.checked.period_id.map(|p| p.as_i64()))
@@ -347,10 +350,24 @@ impl Dimona {
                 "declaration already processed by another worker".into(),
             ));
         }
+        // Each notice, to its employer's webhook (sent after the commit).
+        let hooks: Vec<(String, String)> = claimed
+            .iter()
+            .filter_map(|c| {
+                Some((
+                    c.row.id.clone(),
+                    pass.webhooks.get(&c.row.employer_id)?.clone(),
+                ))
+            })
+            .collect();
+        dimona_pass::enqueue_notice_deliveries_in(tx.conn(), backend, &hooks, now.millis()).await?;
         tx.append(&pass.audit, hub.key()).await?;
         tx.commit().await?;
         metrics::histogram!("dimona_pass_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("dimona_pass_size").record(batch.len() as f64);
+        if !hooks.is_empty() {
+            self.notice_wake.notify_one();
+        }
         for f in &pass.finished {
             metrics::counter!("dimona_declarations_processed_total", "result" => result_label(&f.result))
                 .increment(1);
@@ -614,6 +631,14 @@ impl Dimona {
         )
         .await?;
         if finished {
+            let backend = tx.backend();
+            let hooks = dimona_pass::notice_webhooks_in(tx.conn(), backend, &[d.employer_id])
+                .await?
+                .into_values()
+                .map(|url| (d.id.clone(), url))
+                .collect::<Vec<_>>();
+            dimona_pass::enqueue_notice_deliveries_in(tx.conn(), backend, &hooks, now.millis())
+                .await?;
             tx.append(
                 &[AuditDraft {
                     ticket: hub.ticket(),

@@ -57,39 +57,15 @@ pub async fn deliver_due(hub: &Hub) -> Result<usize, crate::HubError> {
     let n = due.len();
     for d in due {
         let body = notification_json(&d.notification).to_string();
-        let t = hub.now().seconds();
-        let sig = hub.key().sign(format!("{t}.{body}").as_bytes());
-        let res = hub
-            .0
-            .http
-            .post(&d.url)
-            .timeout(Duration::from_secs(10))
-            .header("content-type", "application/json")
-            .header(
-                "idempotency-key",
-                format!("{}-{}", d.notification.institution, d.notification.cursor),
-            )
-            .header("kruispunt-key-id", hub.key().kid())
-            .header(
-                "kruispunt-signature",
-                format!("t={t},ed25519={}", URL_SAFE_NO_PAD.encode(sig)),
-            )
-            .body(body)
-            .send()
-            .await;
-        match res {
-            Ok(r) if r.status().is_success() => {
+        let key = format!("{}-{}", d.notification.institution, d.notification.cursor);
+        match post_signed(hub, &d.url, &key, body).await {
+            Ok(()) => {
                 hub.store()
                     .mark_delivered(d.notification.cursor, hub.now().millis())
                     .await?;
                 metrics::counter!("webhook_deliveries_total", "result" => "delivered").increment(1);
             }
-            other => {
-                let error = match other {
-                    Ok(r) => format!("answered {}", r.status()),
-                    Err(e) if e.is_timeout() => "timed out".to_owned(),
-                    Err(_) => "cannot be reached".to_owned(),
-                };
+            Err(error) => {
                 let next = hub.now().millis() + backoff_seconds(d.attempts) * 1000;
                 hub.store()
                     .mark_delivery_failed(d.notification.cursor, next, &error)
@@ -99,6 +75,42 @@ pub async fn deliver_due(hub: &Hub) -> Result<usize, crate::HubError> {
         }
     }
     Ok(n)
+}
+
+/// POSTs a JSON `body` to a webhook `url` the way every kruispunt webhook
+/// is sent: `Idempotency-Key`, `Kruispunt-Key-Id` and
+/// `Kruispunt-Signature: t=<unix seconds>,ed25519=<base64url signature of
+/// "<t>.<body>">` with the hub key (public at `GET /hub/v1/audit/key`).
+/// `Err` says why the attempt failed (for `last_error`; no URL, no body).
+pub async fn post_signed(
+    hub: &Hub,
+    url: &str,
+    idempotency_key: &str,
+    body: String,
+) -> Result<(), String> {
+    let t = hub.now().seconds();
+    let sig = hub.key().sign(format!("{t}.{body}").as_bytes());
+    let res = hub
+        .0
+        .http
+        .post(url)
+        .timeout(Duration::from_secs(10))
+        .header("content-type", "application/json")
+        .header("idempotency-key", idempotency_key)
+        .header("kruispunt-key-id", hub.key().kid())
+        .header(
+            "kruispunt-signature",
+            format!("t={t},ed25519={}", URL_SAFE_NO_PAD.encode(sig)),
+        )
+        .body(body)
+        .send()
+        .await;
+    match res {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("answered {}", r.status())),
+        Err(e) if e.is_timeout() => Err("timed out".to_owned()),
+        Err(_) => Err("cannot be reached".to_owned()),
+    }
 }
 
 #[cfg(test)]

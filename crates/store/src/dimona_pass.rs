@@ -464,3 +464,60 @@ pub async fn finish_declarations_in(
     }
     Ok(finished)
 }
+
+/// The notice webhooks of these employers: employer id → URL (only those
+/// that registered one).
+pub async fn notice_webhooks_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    employer_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in employer_ids.chunks(rows_per_statement(backend, 1)) {
+        let mut sql = Sql::new(
+            backend,
+            "SELECT employer_id, url FROM employer_webhooks WHERE employer_id IN ",
+        );
+        sql.list(chunk.len());
+        let mut q = sql.query();
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.insert(r.try_get("employer_id")?, r.try_get("url")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Queues the notice of each declaration for its employer's webhook:
+/// `(declaration id, url)`, after [`finish_declarations_in`] numbered the
+/// notices in this transaction (the notice number is read from the
+/// declaration). Returns how many deliveries were queued.
+pub async fn enqueue_notice_deliveries_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    deliveries: &[(String, String)],
+    now: i64,
+) -> Result<u64, StoreError> {
+    const COLS: usize = 2;
+    let mut queued = 0;
+    for chunk in deliveries.chunks(rows_per_statement(backend, COLS).saturating_sub(1).max(1)) {
+        let mut sql = Sql::new(backend, "WITH v (id, url) AS (VALUES ");
+        sql.tuples(chunk.len(), COLS).push(
+            ") INSERT INTO dimona_notice_deliveries (notice_seq, employer_id, url, next_attempt_at) \
+             SELECT d.notice_seq, d.employer_id, v.url, ",
+        );
+        sql.param().push(
+            " FROM v JOIN dimona_declarations d ON d.id = v.id WHERE d.notice_seq IS NOT NULL \
+             ON CONFLICT (notice_seq) DO NOTHING",
+        );
+        let mut q = sql.query();
+        for (id, url) in chunk {
+            q = q.bind(id.clone()).bind(url.clone());
+        }
+        q = q.bind(now);
+        queued += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(queued)
+}

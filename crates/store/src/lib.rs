@@ -17,6 +17,7 @@ mod error;
 mod keys;
 mod mandates;
 mod network;
+mod notice_webhooks;
 mod notifications;
 mod portal;
 mod registers;
@@ -34,6 +35,7 @@ pub use mandates::MandateRow;
 pub use network::{
     AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
 };
+pub use notice_webhooks::{EmployerWebhookRow, NoticeDelivery};
 pub use notifications::{Delivery, Notification};
 pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, OidcFlowRow, SessionRow};
 pub use registers::IntegrationLookup;

@@ -5,11 +5,11 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kruispunt_dimona::SubmitError;
+use kruispunt_dimona::{SubmitError, notice_json};
 use kruispunt_domain::clock::parse_date;
 use kruispunt_domain::ids::{EmployerId, Ssin};
 use kruispunt_domain::principal::{Principal, Scope};
@@ -26,6 +26,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/REST/dimona/v2/periods", get(periods))
         .route("/REST/dimona/v2/notices", get(notices))
+        .route(
+            "/REST/dimona/v2/webhook",
+            get(webhook).put(set_webhook).delete(remove_webhook),
+        )
 }
 
 fn employer_of(caller: &Caller, scope: Scope) -> Result<EmployerId, ApiError> {
@@ -52,6 +56,30 @@ fn dimona_reader(caller: &Caller, refusal: &str) -> Result<EmployerId, ApiError>
         }
         _ => Err(ApiError::forbidden(refusal)),
     }
+}
+
+/// The employer whose Dimona data `caller` (an employer or provider) acts
+/// on: `requested` (`?employerId=`) if it may act for it, else 403
+/// `90256-155`; itself when none is given.
+async fn acting_for(
+    state: &AppState,
+    caller: EmployerId,
+    requested: Option<&str>,
+) -> Result<EmployerId, ApiError> {
+    let Some(s) = requested else {
+        return Ok(caller);
+    };
+    let requested = EmployerId::parse(s)
+        .map_err(|e| ApiError::invalid("employerId", format!("the ONSS number {e}")))?;
+    if !state.dimona().may_act_for(caller, requested).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "90256-155",
+            "you have no mandate for this employer",
+        )
+        .with_field("employerId"));
+    }
+    Ok(requested)
 }
 
 /// Declare (IN, OUT, UPDATE or CANCEL) in the ONSS v2 JSON.
@@ -156,6 +184,7 @@ pub async fn declaration(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// The employer (ONSS number): yours.
     pub employer_id: Option<String>,
@@ -256,6 +285,7 @@ pub async fn periods(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct NoticeQuery {
     /// Whose mailbox (ONSS number; default: yours). A provider reads the
     /// mailboxes of the employers that mandate it.
@@ -280,22 +310,7 @@ pub async fn notices(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let employer = dimona_reader(&caller, "the Dimona mailbox is read with an employer token")?;
-    let employer = match q.employer_id.as_deref() {
-        None => employer,
-        Some(s) => {
-            let requested = EmployerId::parse(s)
-                .map_err(|e| ApiError::invalid("employerId", format!("the ONSS number {e}")))?;
-            if !state.dimona().may_act_for(employer, requested).await? {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "90256-155",
-                    "you have no mandate for this employer",
-                )
-                .with_field("employerId"));
-            }
-            requested
-        }
-    };
+    let employer = acting_for(&state, employer, q.employer_id.as_deref()).await?;
     let after = q.after.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::invalid(
@@ -312,16 +327,138 @@ pub async fn notices(
         .notices(employer.as_i64(), after, limit)
         .await?;
     let next = rows.last().map(|(n, _)| *n).unwrap_or(after);
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|(n, d)| {
-            let anomalies: Value = d.anomalies.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(json!([]));
-            json!({
-                "noticeId": n, "declarationId": d.id, "declarationType": d.kind, "result": d.result,
-                "period": d.period_id.map(|p| json!({"id": p})), "anomalies": anomalies,
-                "processedAt": d.processed_at.map(|t| kruispunt_domain::clock::Timestamp(t).rfc3339()),
-            })
-        })
-        .collect();
+    let items: Vec<Value> = rows.iter().map(|(n, d)| notice_json(*n, d)).collect();
     Ok(Json(json!({"items": items, "next": next})))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct WebhookQuery {
+    /// Whose webhook (ONSS number; default: yours). A provider manages the
+    /// webhooks of the employers that mandate it.
+    pub employer_id: Option<String>,
+}
+
+/// The caller (employer or provider) and the employer whose webhook it
+/// manages. Changing it needs the declarant scope.
+async fn webhook_owner(
+    state: &AppState,
+    caller: &Caller,
+    q: &WebhookQuery,
+    change: bool,
+) -> Result<(EmployerId, EmployerId), ApiError> {
+    let actor = dimona_reader(
+        caller,
+        "the Dimona notice webhook is managed with an employer token",
+    )?;
+    if change {
+        caller.require(Scope::DimonaDeclarant)?;
+    }
+    let employer = acting_for(state, actor, q.employer_id.as_deref()).await?;
+    Ok((actor, employer))
+}
+
+/// The webhook as answered by GET and PUT. `signingKey`: the absolute URL
+/// of the hub key, from `public_url`, else the Host the client used.
+fn webhook_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    w: &kruispunt_store::EmployerWebhookRow,
+) -> Value {
+    let base = match &state.config().public_url {
+        Some(b) => b.trim_end_matches('/').to_owned(),
+        None => headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| format!("http://{h}"))
+            .unwrap_or_default(),
+    };
+    json!({
+        "employerId": w.employer_id,
+        "url": w.url,
+        "registeredAt": kruispunt_domain::clock::Timestamp(w.registered_at).rfc3339(),
+        "registeredBy": w.registered_by,
+        "signingKey": format!("{base}/hub/v1/audit/key"),
+        "keyId": state.hub().key().kid(),
+    })
+}
+
+/// The employer's notice webhook (404 if it registered none).
+#[utoipa::path(get, path = "/REST/dimona/v2/webhook", tag = "dimona", security(("bearer" = [])), params(WebhookQuery),
+    responses(
+        (status = 200, description = "{employerId, url, registeredAt, registeredBy, signingKey (where the Ed25519 key that signs the deliveries is published), keyId}", body = Object),
+        (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "Not an employer token, or no mandate for this employer (90256-155)", body = crate::error::ErrorEnvelope),
+        (status = 404, description = "No webhook registered", body = crate::error::ErrorEnvelope)))]
+pub async fn webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<WebhookQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, employer) = webhook_owner(&state, &caller, &q, false).await?;
+    let w = state
+        .dimona()
+        .notice_webhook(employer)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no notice webhook is registered for this employer"))?;
+    Ok(Json(webhook_json(&state, &headers, &w)))
+}
+
+/// Registers (or replaces) the employer's notice webhook: every notice from
+/// now on is POSTed there, signed like the hub's webhooks, at least once.
+#[utoipa::path(put, path = "/REST/dimona/v2/webhook", tag = "dimona", security(("bearer" = [])), params(WebhookQuery),
+    request_body(content = Object, description = "{\"url\": absolute http(s) URL, no credentials, at most 2,000 characters}"),
+    responses(
+        (status = 200, description = "Registered: {employerId, url, registeredAt, registeredBy, signingKey, keyId}", body = Object),
+        (status = 400, description = "Invalid url (the field is named)", body = crate::error::ErrorEnvelope),
+        (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "Not an employer token with the declarant scope, or no mandate for this employer (90256-155)", body = crate::error::ErrorEnvelope)))]
+pub async fn set_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<WebhookQuery>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let (actor, employer) = webhook_owner(&state, &caller, &q, true).await?;
+    let url = body.get("url").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::invalid(
+            "url",
+            "is required, as a string: the absolute https:// URL to POST notices to",
+        )
+    })?;
+    let w = state
+        .dimona()
+        .set_notice_webhook(employer, url, actor)
+        .await?;
+    Ok(Json(webhook_json(&state, &headers, &w)))
+}
+
+/// Removes the employer's notice webhook: no notice is sent any more
+/// (one already being sent may still arrive); the mailbox keeps them all.
+#[utoipa::path(delete, path = "/REST/dimona/v2/webhook", tag = "dimona", security(("bearer" = [])), params(WebhookQuery),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
+        (status = 403, description = "Not an employer token with the declarant scope, or no mandate for this employer (90256-155)", body = crate::error::ErrorEnvelope),
+        (status = 404, description = "No webhook registered", body = crate::error::ErrorEnvelope)))]
+pub async fn remove_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<WebhookQuery>,
+) -> Result<StatusCode, ApiError> {
+    let (actor, employer) = webhook_owner(&state, &caller, &q, true).await?;
+    if state
+        .dimona()
+        .remove_notice_webhook(employer, actor)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(
+            "no notice webhook is registered for this employer",
+        ))
+    }
 }

@@ -210,6 +210,7 @@ pub async fn unregister(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SsinQuery {
     /// The person.
     pub ssin: Option<String>,
@@ -405,6 +406,7 @@ pub async fn message(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// Return notifications after this cursor (default: from the start).
     pub after: Option<String>,
@@ -559,6 +561,7 @@ pub async fn audit_key(State(state): State<AppState>) -> Json<Value> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CheckpointQuery {
     /// Checkpoints after this seq.
     pub after: Option<i64>,

@@ -10,6 +10,7 @@ mod helpers;
 mod hub;
 mod limits;
 mod matrix;
+mod notice_webhooks;
 mod oauth;
 mod oidc;
 mod portal;

@@ -175,6 +175,29 @@ fn rows() -> Vec<Row> {
                 Unauth, Forbidden, Ok, Ok, Forbidden, Forbidden, Forbidden, Ok, Ok,
             ],
         ),
+        // The notice webhook of employer-self: itself or a mandated
+        // provider (90256-155 for others); PUT first, so GET finds it.
+        r(
+            "PUT",
+            "/REST/dimona/v2/webhook",
+            "/REST/dimona/v2/webhook?employerId=935467",
+            Some(json!({"url": "http://127.0.0.1:9/notices"})),
+            employer_self,
+        ),
+        r(
+            "GET",
+            "/REST/dimona/v2/webhook",
+            "/REST/dimona/v2/webhook?employerId=935467",
+            None,
+            employer_self,
+        ),
+        r(
+            "DELETE",
+            "/REST/dimona/v2/webhook",
+            "/REST/dimona/v2/webhook?employerId=935467",
+            None,
+            employer_self,
+        ),
         r(
             "GET",
             "/REST/dimona/v2/periods",
