@@ -102,7 +102,7 @@ def main():
                     break
                 if status != 404:
                     sys.exit(f"notification: {status} {notification[:300]!r}")
-                time.sleep(0.02)
+                time.sleep(float(os.environ.get("KP_POLL", "0.02")))
             t2 = time.perf_counter()
             forms = notification.count(b"<HandlingResult>")
             accepted = notification.count(b"<ResultCode>1</ResultCode>")

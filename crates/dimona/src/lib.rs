@@ -73,6 +73,10 @@ pub fn validate_offline(
 /// small, since each takes only what is waiting.
 const CLAIM: i64 = 2048;
 
+/// How long a claimed declaration is reserved for its worker (PostgreSQL),
+/// and how long a failed one waits before its next attempt.
+pub(crate) const LEASE_MS: i64 = 30_000;
+
 /// Why a declaration was not accepted at the door.
 #[derive(Debug)]
 pub enum SubmitError {
@@ -245,7 +249,7 @@ impl Dimona {
             let batch = self
                 .hub
                 .store()
-                .claim_declarations(self.hub.now().millis(), 30_000, CLAIM)
+                .claim_declarations(self.hub.now().millis(), LEASE_MS, CLAIM)
                 .await?;
             if batch.is_empty() {
                 return Ok(n);

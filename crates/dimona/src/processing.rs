@@ -609,7 +609,10 @@ impl Dimona {
     /// so that it neither blocks its file's NOTIFICATION nor loops forever.
     async fn failed_attempt(&self, d: &DeclarationRow, e: &HubError) -> Result<(), HubError> {
         let hub = self.hub();
-        let attempts = hub.store().record_failed_attempt(&d.id).await?;
+        // Retried when a lease would have expired (not at once: a
+        // transient fault gets time to pass before the next attempt).
+        let retry_at = hub.now().millis() + crate::LEASE_MS;
+        let attempts = hub.store().record_failed_attempt(&d.id, retry_at).await?;
         if attempts < MAX_ATTEMPTS {
             tracing::warn!(declaration = %d.id, attempts, error = %e, "a Dimona declaration could not be processed; it stays queued");
             return Ok(());

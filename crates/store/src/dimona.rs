@@ -118,12 +118,35 @@ impl Store {
 
     /// Leases the oldest unprocessed declarations (a crashed worker's lease
     /// expires, so nothing received is ever left behind).
+    ///
+    /// On SQLite nothing is leased: the oldest due declarations are read.
+    /// A lease there would be an UPDATE of every claimed row and a commit
+    /// (an fsync) of its own — a third of a 10,000-form file's processing
+    /// time — and would protect nothing: SQLite write transactions are
+    /// serialized, and a pass only finishes declarations still unprocessed
+    /// (`finish_declarations_in`), so even a second process on the same file
+    /// cannot process one twice. A failed declaration waits for its retry
+    /// time (`record_failed_attempt`) on both backends.
     pub async fn claim_declarations(
         &self,
         now: i64,
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<DeclarationRow>, StoreError> {
+        if self.backend == crate::Backend::Sqlite {
+            let rows = sqlx::query(
+                "SELECT * FROM dimona_declarations WHERE processed_at IS NULL \
+                 AND (lease_until IS NULL OR lease_until < $1) ORDER BY received_at, id LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            return Ok(rows
+                .iter()
+                .map(declaration_from)
+                .collect::<Result<_, _>>()?);
+        }
         let rows = sqlx::query(
             "UPDATE dimona_declarations SET lease_until = $1 WHERE id IN ( \
                SELECT id FROM dimona_declarations WHERE processed_at IS NULL \
@@ -197,12 +220,14 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// Counts a failed processing attempt; returns the attempts so far.
-    pub async fn record_failed_attempt(&self, id: &str) -> Result<i64, StoreError> {
+    /// Counts a failed processing attempt and holds the declaration back
+    /// until `retry_at`; returns the attempts so far.
+    pub async fn record_failed_attempt(&self, id: &str, retry_at: i64) -> Result<i64, StoreError> {
         Ok(sqlx::query(
-            "UPDATE dimona_declarations SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+            "UPDATE dimona_declarations SET attempts = attempts + 1, lease_until = $2 WHERE id = $1 RETURNING attempts",
         )
         .bind(id.to_owned())
+        .bind(retry_at)
         .fetch_one(&self.writer)
         .await?
         .try_get("attempts")?)
