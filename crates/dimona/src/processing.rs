@@ -14,8 +14,8 @@ use kruispunt_domain::ids::{DimonaPeriodId, EmployerId, Ssin};
 use kruispunt_domain::registers::{Employer, Institution, Person};
 use kruispunt_domain::sectors::DIMONA_CAPACITY;
 use kruispunt_hub::HubError;
-use kruispunt_store::dimona_pass::{self, FinishedDeclaration, PersonChange, ReferenceState};
-use kruispunt_store::{AuditDraft, Backend, DeclarationRow, PeriodRow, Store};
+use kruispunt_store::dimona_pass::{self, FinishedDeclaration, ReferenceState};
+use kruispunt_store::{AuditDraft, Backend, DeclarationRow, PeriodRow, PersonChange, Store};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -330,7 +330,7 @@ impl Dimona {
         dimona_pass::upsert_periods_in(tx.conn(), backend, &dirty, now.millis()).await?;
         dimona_pass::upsert_references_in(tx.conn(), backend, &pass.references, now.millis())
             .await?;
-        dimona_pass::notify_changes_in(
+        Store::notify_changes_in(
             tx.conn(),
             backend,
             &pass.changes,

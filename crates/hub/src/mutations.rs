@@ -4,7 +4,7 @@
 use crate::messages::identification;
 use crate::{Hub, HubError};
 use kruispunt_domain::registers::Person;
-use kruispunt_store::{AuditDraft, NewAuthorization, Store};
+use kruispunt_store::{AuditDraft, NewAuthorization, PersonChange, Store};
 use serde_json::json;
 
 impl Hub {
@@ -24,12 +24,16 @@ impl Hub {
             .begin_audited(self.config().checkpoint_every)
             .await?;
         Store::upsert_person_in(tx.conn(), self.store().backend(), person, now).await?;
-        let notified = Store::notify_change_in(
+        let backend = tx.backend();
+        let notified = Store::notify_changes_in(
             tx.conn(),
-            &person.ssin.to_string(),
+            backend,
+            &[PersonChange {
+                ssin: person.ssin.to_string(),
+                data,
+            }],
             "identification",
             "identification.changed",
-            &data,
             &self.today(),
             now.millis(),
         )

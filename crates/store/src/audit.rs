@@ -384,7 +384,7 @@ where
     let sql = format!(
         "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
          answer_digest, hash) VALUES {}",
-        crate::registers::placeholders(backend, rows.len(), 12)
+        crate::sql::placeholders(backend, rows.len(), 12)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (r, hash) in rows {

@@ -77,7 +77,7 @@ impl Store {
         for chunk in forms.chunks(self.bulk_rows(5)) {
             let sql = format!(
                 "INSERT INTO batch_forms (file_name, form_index, declaration_id, door_anomalies, form) VALUES {}",
-                crate::registers::placeholders(self.backend, chunk.len(), 5)
+                crate::sql::placeholders(self.backend, chunk.len(), 5)
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for f in chunk {

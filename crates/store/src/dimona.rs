@@ -177,12 +177,7 @@ impl Store {
         worker: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let notice: i64 = sqlx::query(
-            "UPDATE counters SET value = value + 1 WHERE name = 'dimona_notice' RETURNING value",
-        )
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("value")?;
+        let notice = crate::dimona_pass::reserve_in(conn, "dimona_notice", 1).await?;
         let done = sqlx::query(
             "UPDATE dimona_declarations SET processed_at = $1, result = $2, period_id = $3, anomalies = $4, worker = $5, \
              lease_until = NULL, notice_seq = $7 WHERE id = $6 AND processed_at IS NULL",
@@ -286,114 +281,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Next period sequence number (in the caller's transaction).
-    pub async fn next_period_sequence_in(conn: &mut AnyConnection) -> Result<i64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE counters SET value = value + 1 WHERE name = 'dimona_period' RETURNING value",
-        )
-        .fetch_one(conn)
-        .await?
-        .try_get("value")?)
-    }
-
-    pub async fn insert_period_in(
-        conn: &mut AnyConnection,
-        p: &PeriodRow,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO dimona_periods (period_id, employer_id, ssin, worker_type, joint_committee, start_date, end_date, \
-             start_hour, end_hour, planned_hours, status, declaration_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
-        )
-        .bind(p.period_id)
-        .bind(p.employer_id)
-        .bind(p.ssin.clone())
-        .bind(p.worker_type.clone())
-        .bind(p.joint_committee.clone())
-        .bind(p.start_date.clone())
-        .bind(p.end_date.clone())
-        .bind(p.start_hour.clone())
-        .bind(p.end_hour.clone())
-        .bind(p.planned_hours)
-        .bind(p.status.clone())
-        .bind(p.declaration_id.clone())
-        .bind(now)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn update_period_in(
-        conn: &mut AnyConnection,
-        p: &PeriodRow,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE dimona_periods SET worker_type = $1, joint_committee = $2, start_date = $3, end_date = $4, \
-             start_hour = $5, end_hour = $6, planned_hours = $7, status = $8, updated_at = $9 WHERE period_id = $10",
-        )
-        .bind(p.worker_type.clone())
-        .bind(p.joint_committee.clone())
-        .bind(p.start_date.clone())
-        .bind(p.end_date.clone())
-        .bind(p.start_hour.clone())
-        .bind(p.end_hour.clone())
-        .bind(p.planned_hours)
-        .bind(p.status.clone())
-        .bind(now)
-        .bind(p.period_id)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn period_in(
-        conn: &mut AnyConnection,
-        period_id: i64,
-    ) -> Result<Option<PeriodRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM dimona_periods WHERE period_id = $1")
-            .bind(period_id)
-            .fetch_optional(conn)
-            .await?;
-        Ok(row.as_ref().map(period_from).transpose()?)
-    }
-
-    /// Live (not cancelled) periods of an employer and worker.
-    pub async fn live_periods_in(
-        conn: &mut AnyConnection,
-        employer_id: i64,
-        ssin: &str,
-    ) -> Result<Vec<PeriodRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM dimona_periods WHERE employer_id = $1 AND ssin = $2 AND status <> 'cancelled' ORDER BY start_date",
-        )
-        .bind(employer_id)
-        .bind(ssin.to_owned())
-        .fetch_all(conn)
-        .await?;
-        Ok(rows.iter().map(period_from).collect::<Result<_, _>>()?)
-    }
-
-    /// Planned hours of a worker's live student periods starting in `year`,
-    /// across employers (the student contingent).
-    pub async fn student_hours_in(
-        conn: &mut AnyConnection,
-        ssin: &str,
-        year: i32,
-    ) -> Result<i64, StoreError> {
-        Ok(sqlx::query(
-            "SELECT CAST(COALESCE(SUM(planned_hours), 0) AS BIGINT) AS h FROM dimona_periods WHERE ssin = $1 AND worker_type = 'STU' \
-             AND status <> 'cancelled' AND start_date >= $2 AND start_date <= $3",
-        )
-        .bind(ssin.to_owned())
-        .bind(format!("{year:04}-01-01"))
-        .bind(format!("{year:04}-12-31"))
-        .fetch_one(conn)
-        .await?
-        .try_get::<i64, _>("h")?)
-    }
-
     /// The personnel file of an employer.
     pub async fn personnel_file(
         &self,
@@ -438,7 +325,7 @@ pub(crate) async fn write_declarations(
     }
     let sql = format!(
         "INSERT INTO dimona_declarations (id, employer_id, declarant, kind, ssin, body, received_at) VALUES {}",
-        crate::registers::placeholders(backend, chunk.len(), 7)
+        crate::sql::placeholders(backend, chunk.len(), 7)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for d in chunk {

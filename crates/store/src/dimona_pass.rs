@@ -6,81 +6,9 @@
 //! (measured: 10,000 INs took 13.7 s to process one by one).
 
 use crate::dimona::{PeriodRow, period_from};
+use crate::sql::{Sql, rows_per_statement};
 use crate::{Backend, StoreError};
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
-
-/// Builds a statement with the backend's placeholders (`?` on SQLite, whose
-/// numbered-parameter lookup is a linear scan; `$N` on PostgreSQL), so binds
-/// go in textual order.
-pub(crate) struct Sql {
-    backend: Backend,
-    text: String,
-    n: usize,
-}
-
-impl Sql {
-    pub(crate) fn new(backend: Backend, head: &str) -> Self {
-        Self {
-            backend,
-            text: head.to_owned(),
-            n: 0,
-        }
-    }
-
-    pub(crate) fn push(&mut self, s: &str) -> &mut Self {
-        self.text.push_str(s);
-        self
-    }
-
-    pub(crate) fn param(&mut self) -> &mut Self {
-        self.n += 1;
-        match self.backend {
-            Backend::Sqlite => self.text.push('?'),
-            Backend::Postgres => {
-                self.text.push('$');
-                self.text.push_str(&self.n.to_string());
-            }
-        }
-        self
-    }
-
-    /// `(?,?,…)` with `n` parameters.
-    pub(crate) fn list(&mut self, n: usize) -> &mut Self {
-        self.text.push('(');
-        for i in 0..n {
-            if i > 0 {
-                self.text.push(',');
-            }
-            self.param();
-        }
-        self.text.push(')');
-        self
-    }
-
-    /// `(…),(…)`: `rows` tuples of `cols` parameters.
-    pub(crate) fn tuples(&mut self, rows: usize, cols: usize) -> &mut Self {
-        for r in 0..rows {
-            if r > 0 {
-                self.text.push(',');
-            }
-            self.list(cols);
-        }
-        self
-    }
-
-    pub(crate) fn query(&self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-        sqlx::query(AssertSqlSafe(self.text.clone()))
-    }
-}
-
-/// Rows per statement for `cols` parameters per row (see `Store::bulk_rows`).
-pub(crate) fn rows_per_statement(backend: Backend, cols: usize) -> usize {
-    let budget = match backend {
-        Backend::Sqlite => 5_600,
-        Backend::Postgres => 840,
-    };
-    (budget / cols.max(1)).max(1)
-}
+use sqlx::{AnyConnection, Row};
 
 /// A processed declaration's outcome, for [`finish_declarations_in`].
 #[derive(Debug, Clone)]
@@ -103,13 +31,6 @@ pub struct ReferenceState {
     pub end_date: Option<String>,
     /// Set when the reference leaves the directory (a cancelled period).
     pub unregistered_at: Option<i64>,
-}
-
-/// A change of a person's data to push to the entitled institutions.
-#[derive(Debug, Clone)]
-pub struct PersonChange {
-    pub ssin: String,
-    pub data: String,
 }
 
 /// Serializes processing per worker across nodes: on PostgreSQL, a
@@ -289,135 +210,6 @@ pub async fn upsert_references_in(
             .map_err(|e| StoreError::conflict_or(e, "this reference"))?;
     }
     Ok(())
-}
-
-/// (ssin, institution, webhook, data) of a notification to create.
-type Target<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
-
-/// [`crate::Store::notify_change_in`] for many changes at once: for each
-/// change, a notification to every institution entitled to `service` data
-/// about that person on `today` (and a webhook delivery where it has a
-/// webhook), with cursors in the order of `changes`. Returns how many
-/// notifications were created.
-pub async fn notify_changes_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    changes: &[PersonChange],
-    service: &str,
-    kind: &str,
-    today: &str,
-    now: i64,
-) -> Result<usize, StoreError> {
-    use std::collections::{BTreeSet, HashMap};
-    if changes.is_empty() {
-        return Ok(0);
-    }
-    let persons: Vec<&String> = changes
-        .iter()
-        .map(|c| &c.ssin)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut targets: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
-    for chunk in persons.chunks(rows_per_statement(backend, 1).saturating_sub(3).max(1)) {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT DISTINCT r.ssin AS ssin, r.institution AS institution, i.webhook_url AS webhook_url \
-             FROM person_references r \
-             JOIN authorizations a ON a.institution = r.institution AND a.service = ",
-        );
-        sql.param()
-            .push(" AND a.revoked_at IS NULL AND a.valid_from <= ")
-            .param()
-            .push(" AND (a.valid_to IS NULL OR a.valid_to >= ")
-            .param()
-            .push(
-                ") AND (a.purpose = CAST(r.capacity AS TEXT) OR a.integration_check = 0) \
-                 JOIN institutions i ON i.code = r.institution \
-                 WHERE r.unregistered_at IS NULL AND r.start_date <= ",
-            )
-            .param()
-            .push(" AND (r.end_date IS NULL OR r.end_date >= ")
-            .param()
-            .push(") AND r.ssin IN ")
-            .list(chunk.len())
-            .push(" ORDER BY r.ssin, r.institution");
-        let mut q = sql
-            .query()
-            .bind(service.to_owned())
-            .bind(today.to_owned())
-            .bind(today.to_owned())
-            .bind(today.to_owned())
-            .bind(today.to_owned());
-        for s in chunk {
-            q = q.bind((*s).clone());
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            targets
-                .entry(r.try_get("ssin")?)
-                .or_default()
-                .push((r.try_get("institution")?, r.try_get("webhook_url")?));
-        }
-    }
-    // One per notification to create, in change order.
-    let rows: Vec<Target<'_>> = changes
-        .iter()
-        .flat_map(|c| {
-            targets
-                .get(&c.ssin)
-                .into_iter()
-                .flatten()
-                .map(|(i, w)| (c.ssin.as_str(), i.as_str(), w.as_deref(), c.data.as_str()))
-        })
-        .collect();
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let first = reserve_in(conn, "notifications", rows.len() as i64).await?;
-    let numbered: Vec<(i64, &Target<'_>)> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (first + i as i64, r))
-        .collect();
-    for chunk in numbered.chunks(rows_per_statement(backend, 6)) {
-        let mut sql = Sql::new(
-            backend,
-            "INSERT INTO notifications (cursor, institution, kind, ssin, occurred_at, data) VALUES ",
-        );
-        sql.tuples(chunk.len(), 6);
-        let mut q = sql.query();
-        for (cursor, (ssin, institution, _, data)) in chunk {
-            q = q
-                .bind(*cursor)
-                .bind((*institution).to_owned())
-                .bind(kind.to_owned())
-                .bind((*ssin).to_owned())
-                .bind(now)
-                .bind((*data).to_owned());
-        }
-        q.execute(&mut *conn).await?;
-    }
-    let deliveries: Vec<(i64, &str, &str)> = numbered
-        .iter()
-        .filter_map(|(c, (_, i, w, _))| w.map(|w| (*c, *i, w)))
-        .collect();
-    for chunk in deliveries.chunks(rows_per_statement(backend, 4)) {
-        let mut sql = Sql::new(
-            backend,
-            "INSERT INTO webhook_deliveries (cursor, institution, url, next_attempt_at) VALUES ",
-        );
-        sql.tuples(chunk.len(), 4);
-        let mut q = sql.query();
-        for (cursor, institution, url) in chunk {
-            q = q
-                .bind(*cursor)
-                .bind((*institution).to_owned())
-                .bind((*url).to_owned())
-                .bind(now);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(rows.len())
 }
 
 /// Records the outcomes and numbers the notices (the employers' mailbox,

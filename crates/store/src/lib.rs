@@ -21,6 +21,7 @@ mod notice_webhooks;
 mod notifications;
 mod portal;
 mod registers;
+mod sql;
 pub mod testing;
 mod users;
 
@@ -36,7 +37,7 @@ pub use network::{
     AuthorizationRow, NewAuthorization, NewReference, ReferenceRow, periods_overlap,
 };
 pub use notice_webhooks::{EmployerWebhookRow, NoticeDelivery};
-pub use notifications::{Delivery, Notification};
+pub use notifications::{Delivery, Notification, PersonChange};
 pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, OidcFlowRow, SessionRow};
 pub use registers::IntegrationLookup;
 pub use users::UserRow;
@@ -65,19 +66,9 @@ impl Store {
         &self.pool
     }
 
-    /// Rows per multi-row INSERT for a table of `cols` columns.
-    ///
-    /// SQLite takes large statements well (5,600 parameters). PostgreSQL over
-    /// TCP does not: sqlx leaves Nagle's algorithm on, and a Bind message
-    /// larger than ~16 KiB stalls on delayed ACKs (~40 ms per statement,
-    /// measured: 235 s for the 1M demo at 5,600 parameters, 20x faster at
-    /// 840). So PostgreSQL statements stay around 840 parameters.
+    /// Rows per multi-row statement for a table of `cols` columns.
     pub(crate) fn bulk_rows(&self, cols: usize) -> usize {
-        let budget = match self.backend {
-            Backend::Sqlite => 5_600,
-            Backend::Postgres => 840,
-        };
-        (budget / cols.max(1)).max(1)
+        sql::rows_per_statement(self.backend, cols)
     }
 
     /// A trivial round trip, for health checks.

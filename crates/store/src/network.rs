@@ -1,7 +1,7 @@
 //! The network's public authorizations and the persons part of the
 //! reference directory (who holds a file on whom, in which capacity, when).
 
-use crate::registers::placeholders as values_placeholders;
+use crate::sql::placeholders as values_placeholders;
 use crate::{Store, StoreError};
 use kruispunt_domain::clock::Timestamp;
 use sqlx::any::AnyRow;
@@ -195,23 +195,6 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         write_references(conn, backend, std::slice::from_ref(r), false, now).await
-    }
-
-    /// Sets a reference's period (both ends; `None` = open), keeping it
-    /// registered: for a Dimona period that was updated or closed.
-    pub async fn set_reference_period_in(
-        conn: &mut sqlx::AnyConnection,
-        id: &str,
-        start_date: &str,
-        end_date: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE person_references SET start_date = $1, end_date = $2 WHERE id = $3")
-            .bind(start_date.to_owned())
-            .bind(end_date.map(str::to_owned))
-            .bind(id.to_owned())
-            .execute(conn)
-            .await?;
-        Ok(())
     }
 
     /// Closes a reference at `end_date`, or (with `None`) removes it from

@@ -1,7 +1,9 @@
 //! Mutation notifications: fan-out to entitled institutions, the pull feed,
 //! the webhook outbox, the NATS cursor, external providers.
 
-use crate::{Store, StoreError};
+use crate::dimona_pass::reserve_in;
+use crate::sql::{Sql, rows_per_statement};
+use crate::{Backend, Store, StoreError};
 use sqlx::{AnyConnection, Row};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,82 +35,6 @@ pub(crate) fn notification_from(r: &sqlx::any::AnyRow) -> Result<Notification, s
 }
 
 impl Store {
-    /// Creates, inside the caller's transaction, a notification for every
-    /// institution entitled to a change of `service` data about `ssin` on
-    /// `today`: it holds an active reference on the person and a valid
-    /// authorization for the service whose purpose is that reference's
-    /// capacity (or that waives the integration check). Nobody else.
-    /// Returns the institutions notified.
-    pub async fn notify_change_in(
-        conn: &mut AnyConnection,
-        ssin: &str,
-        service: &str,
-        kind: &str,
-        data: &str,
-        today: &str,
-        now: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT r.institution AS institution, i.webhook_url AS webhook_url \
-             FROM person_references r \
-             JOIN authorizations a ON a.institution = r.institution AND a.service = $2 AND a.revoked_at IS NULL \
-               AND a.valid_from <= $3 AND (a.valid_to IS NULL OR a.valid_to >= $3) \
-               AND (a.purpose = CAST(r.capacity AS TEXT) OR a.integration_check = 0) \
-             JOIN institutions i ON i.code = r.institution \
-             WHERE r.ssin = $1 AND r.unregistered_at IS NULL AND r.start_date <= $3 \
-               AND (r.end_date IS NULL OR r.end_date >= $3) \
-             ORDER BY r.institution",
-        )
-        .bind(ssin.to_owned())
-        .bind(service.to_owned())
-        .bind(today.to_owned())
-        .fetch_all(&mut *conn)
-        .await?;
-        let targets: Vec<(String, Option<String>)> = rows
-            .iter()
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get("institution")?, r.try_get("webhook_url")?)))
-            .collect::<Result<_, _>>()?;
-        if targets.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Cursors come from a counter row updated in this transaction: they
-        // become visible in commit order, so a feed reader never skips one.
-        let last: i64 = sqlx::query(
-            "UPDATE counters SET value = value + $1 WHERE name = 'notifications' RETURNING value",
-        )
-        .bind(targets.len() as i64)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("value")?;
-        let first = last - targets.len() as i64 + 1;
-        for (i, (institution, webhook)) in targets.iter().enumerate() {
-            let cursor = first + i as i64;
-            sqlx::query(
-                "INSERT INTO notifications (cursor, institution, kind, ssin, occurred_at, data) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(cursor)
-            .bind(institution.clone())
-            .bind(kind.to_owned())
-            .bind(ssin.to_owned())
-            .bind(now)
-            .bind(data.to_owned())
-            .execute(&mut *conn)
-            .await?;
-            if let Some(url) = webhook {
-                sqlx::query(
-                    "INSERT INTO webhook_deliveries (cursor, institution, url, next_attempt_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(cursor)
-                .bind(institution.clone())
-                .bind(url.clone())
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-            }
-        }
-        Ok(targets.into_iter().map(|t| t.0).collect())
-    }
-
     /// The institution's feed after `after`, oldest first.
     pub async fn notifications_after(
         &self,
@@ -275,5 +201,145 @@ impl Store {
         Ok(row
             .map(|r| Ok::<_, sqlx::Error>((r.try_get("institution")?, r.try_get("endpoint")?)))
             .transpose()?)
+    }
+}
+
+/// A change of a person's data to push to the entitled institutions.
+#[derive(Debug, Clone)]
+pub struct PersonChange {
+    pub ssin: String,
+    pub data: String,
+}
+
+/// (ssin, institution, webhook, data) of a notification to create.
+type Target<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
+
+impl Store {
+    /// Creates, inside the caller's transaction, for each change a
+    /// notification to every institution entitled to `service` data about that
+    /// person on `today`: it holds an active reference on the person and a
+    /// valid authorization for the service whose purpose is that reference's
+    /// capacity (or that waives the integration check). Nobody else. A webhook
+    /// delivery is queued where the institution has a webhook. Cursors follow
+    /// the order of `changes`; returns the institution of each notification.
+    pub async fn notify_changes_in(
+        conn: &mut AnyConnection,
+        backend: Backend,
+        changes: &[PersonChange],
+        service: &str,
+        kind: &str,
+        today: &str,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        use std::collections::{BTreeSet, HashMap};
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let persons: Vec<&String> = changes
+            .iter()
+            .map(|c| &c.ssin)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut targets: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+        for chunk in persons.chunks(rows_per_statement(backend, 1).saturating_sub(3).max(1)) {
+            let mut sql = Sql::new(
+                backend,
+                "SELECT DISTINCT r.ssin AS ssin, r.institution AS institution, i.webhook_url AS webhook_url \
+             FROM person_references r \
+             JOIN authorizations a ON a.institution = r.institution AND a.service = ",
+            );
+            sql.param()
+                .push(" AND a.revoked_at IS NULL AND a.valid_from <= ")
+                .param()
+                .push(" AND (a.valid_to IS NULL OR a.valid_to >= ")
+                .param()
+                .push(
+                    ") AND (a.purpose = CAST(r.capacity AS TEXT) OR a.integration_check = 0) \
+                 JOIN institutions i ON i.code = r.institution \
+                 WHERE r.unregistered_at IS NULL AND r.start_date <= ",
+                )
+                .param()
+                .push(" AND (r.end_date IS NULL OR r.end_date >= ")
+                .param()
+                .push(") AND r.ssin IN ")
+                .list(chunk.len())
+                .push(" ORDER BY r.ssin, r.institution");
+            let mut q = sql
+                .query()
+                .bind(service.to_owned())
+                .bind(today.to_owned())
+                .bind(today.to_owned())
+                .bind(today.to_owned())
+                .bind(today.to_owned());
+            for s in chunk {
+                q = q.bind((*s).clone());
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                targets
+                    .entry(r.try_get("ssin")?)
+                    .or_default()
+                    .push((r.try_get("institution")?, r.try_get("webhook_url")?));
+            }
+        }
+        // One per notification to create, in change order.
+        let rows: Vec<Target<'_>> = changes
+            .iter()
+            .flat_map(|c| {
+                targets
+                    .get(&c.ssin)
+                    .into_iter()
+                    .flatten()
+                    .map(|(i, w)| (c.ssin.as_str(), i.as_str(), w.as_deref(), c.data.as_str()))
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = reserve_in(conn, "notifications", rows.len() as i64).await?;
+        let numbered: Vec<(i64, &Target<'_>)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (first + i as i64, r))
+            .collect();
+        for chunk in numbered.chunks(rows_per_statement(backend, 6)) {
+            let mut sql = Sql::new(
+                backend,
+                "INSERT INTO notifications (cursor, institution, kind, ssin, occurred_at, data) VALUES ",
+            );
+            sql.tuples(chunk.len(), 6);
+            let mut q = sql.query();
+            for (cursor, (ssin, institution, _, data)) in chunk {
+                q = q
+                    .bind(*cursor)
+                    .bind((*institution).to_owned())
+                    .bind(kind.to_owned())
+                    .bind((*ssin).to_owned())
+                    .bind(now)
+                    .bind((*data).to_owned());
+            }
+            q.execute(&mut *conn).await?;
+        }
+        let deliveries: Vec<(i64, &str, &str)> = numbered
+            .iter()
+            .filter_map(|(c, (_, i, w, _))| w.map(|w| (*c, *i, w)))
+            .collect();
+        for chunk in deliveries.chunks(rows_per_statement(backend, 4)) {
+            let mut sql = Sql::new(
+                backend,
+                "INSERT INTO webhook_deliveries (cursor, institution, url, next_attempt_at) VALUES ",
+            );
+            sql.tuples(chunk.len(), 4);
+            let mut q = sql.query();
+            for (cursor, institution, url) in chunk {
+                q = q
+                    .bind(*cursor)
+                    .bind((*institution).to_owned())
+                    .bind((*url).to_owned())
+                    .bind(now);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(rows.iter().map(|r| r.1.to_owned()).collect())
     }
 }

@@ -1,6 +1,7 @@
 //! The authentic-source registers: National Register (and bis register),
 //! employer directory, institutions, sectors and capacity codes.
 
+use crate::sql::placeholders;
 use crate::{Store, StoreError};
 use kruispunt_domain::clock::{Timestamp, parse_date};
 use kruispunt_domain::ids::{EmployerId, EnterpriseNumber, Sex, Ssin};
@@ -22,36 +23,6 @@ pub struct IntegrationLookup {
     pub institution: String,
     pub capacity: u16,
     pub today: String,
-}
-
-/// `VALUES` tuples for a multi-row INSERT of `rows` rows of `cols` values.
-///
-/// SQLite gets anonymous `?` placeholders: sqlx resolves every numbered
-/// `$N` through `sqlite3_bind_parameter_name`, a linear scan, which makes a
-/// 5,000-parameter statement quadratic (measured: 82 % of a bulk load's CPU).
-/// PostgreSQL needs `$N`.
-pub(crate) fn placeholders(backend: crate::Backend, rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            s.push(',');
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            match backend {
-                crate::Backend::Sqlite => s.push('?'),
-                crate::Backend::Postgres => {
-                    s.push('$');
-                    s.push_str(&(r * cols + c + 1).to_string());
-                }
-            }
-        }
-        s.push(')');
-    }
-    s
 }
 
 fn person_upsert_tail() -> &'static str {
@@ -223,7 +194,7 @@ impl Store {
     pub async fn persons(&self, ssins: &[String]) -> Result<Vec<Person>, StoreError> {
         let mut out = Vec::with_capacity(ssins.len());
         for chunk in ssins.chunks(self.bulk_rows(1)) {
-            let mut sql = crate::dimona_pass::Sql::new(
+            let mut sql = crate::sql::Sql::new(
                 self.backend,
                 &format!("SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN "),
             );
@@ -243,7 +214,7 @@ impl Store {
     pub async fn employers(&self, ids: &[i64]) -> Result<Vec<Employer>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(self.bulk_rows(1)) {
-            let mut sql = crate::dimona_pass::Sql::new(
+            let mut sql = crate::sql::Sql::new(
                 self.backend,
                 "SELECT * FROM employers WHERE employer_id IN ",
             );
@@ -259,8 +230,9 @@ impl Store {
         Ok(out)
     }
 
-    /// [`Store::person_and_integration`] for many lookups in ONE query (the
-    /// hub batches concurrent identification messages): answers in the order
+    /// Each person, and whether the institution holds an active reference
+    /// on them with that capacity on that day: many lookups in ONE query (the
+    /// hub batches concurrent identification messages); answers in the order
     /// asked.
     pub async fn persons_and_integration(
         &self,
@@ -273,7 +245,7 @@ impl Store {
             .collect();
         let mut offset = 0usize;
         for chunk in lookups.chunks(self.bulk_rows(5)) {
-            let mut sql = crate::dimona_pass::Sql::new(
+            let mut sql = crate::sql::Sql::new(
                 self.backend,
                 "WITH v (k, ssin, institution, capacity, today) AS (VALUES ",
             );
@@ -308,38 +280,6 @@ impl Store {
             offset += chunk.len();
         }
         Ok(out)
-    }
-
-    /// The person, and whether `institution` holds an active reference on
-    /// them with `capacity` on `today`, in one round trip (the hot path of
-    /// an identification message).
-    pub async fn person_and_integration(
-        &self,
-        ssin: &Ssin,
-        institution: &str,
-        capacity: u16,
-        today: &str,
-    ) -> Result<(Option<Person>, bool), StoreError> {
-        let sql = format!(
-            "SELECT {PERSON_COLUMNS}, CAST(CASE WHEN EXISTS (SELECT 1 FROM person_references r WHERE r.ssin = $1 \
-             AND r.institution = $2 AND r.capacity = $3 AND r.unregistered_at IS NULL AND r.start_date <= $4 \
-             AND (r.end_date IS NULL OR r.end_date >= $4)) THEN 1 ELSE 0 END AS BIGINT) AS integrated \
-             FROM persons WHERE ssin = $1"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(ssin.to_string())
-            .bind(institution.to_owned())
-            .bind(i64::from(capacity))
-            .bind(today.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            None => Ok((None, false)),
-            Some(r) => {
-                let integrated: i64 = r.try_get("integrated")?;
-                Ok((Some(person_from(&r)?), integrated != 0))
-            }
-        }
     }
 
     /// A living person with a National Register number (for demo logins).
