@@ -95,30 +95,41 @@ impl Dimona {
         if !changed {
             return Ok(MandateChange::Unchanged);
         }
-        tx.append(
-            &[AuditDraft {
-                ticket: hub.ticket(),
-                at: now,
-                kind: if grant {
-                    "mandate.grant"
-                } else {
-                    "mandate.revoke"
-                }
-                .into(),
-                actor: actor.into(),
-                service: Some("dimona".into()),
-                purpose: None,
-                ssin: None,
-                outcome: "done".into(),
-                detail: Some(
-                    json!({"employer": employer.to_string(), "provider": provider.to_string()})
-                        .to_string(),
-                ),
-                answer_digest: None,
-            }],
-            hub.key(),
-        )
-        .await?;
+        // A provider whose mandate ends loses the notice webhook it set for
+        // the employer, in the same transaction: the employer's notices
+        // must not keep reaching it.
+        let removed_hook = if grant {
+            None
+        } else {
+            Store::remove_employer_webhook_registered_by_in(tx.conn(), e, p).await?
+        };
+        let mut audit = vec![AuditDraft {
+            ticket: hub.ticket(),
+            at: now,
+            kind: if grant {
+                "mandate.grant"
+            } else {
+                "mandate.revoke"
+            }
+            .into(),
+            actor: actor.into(),
+            service: Some("dimona".into()),
+            purpose: None,
+            ssin: None,
+            outcome: "done".into(),
+            detail: Some(
+                json!({"employer": employer.to_string(), "provider": provider.to_string()})
+                    .to_string(),
+            ),
+            answer_digest: None,
+        }];
+        if let Some(url) = removed_hook {
+            let mut entry =
+                self.webhook_audit("dimona.webhook.remove", employer, provider, &url, now);
+            entry.actor = actor.into();
+            audit.push(entry);
+        }
+        tx.append(&audit, hub.key()).await?;
         tx.commit().await?;
         Ok(MandateChange::Done)
     }

@@ -10,7 +10,7 @@ use kruispunt_domain::ids::EmployerId;
 use kruispunt_domain::registers::http_url;
 use kruispunt_hub::HubError;
 use kruispunt_hub::delivery::{backoff_seconds, post_signed};
-use kruispunt_store::{AuditDraft, DeclarationRow, EmployerWebhookRow, Store};
+use kruispunt_store::{AuditDraft, DeclarationRow, EmployerWebhookRow, NoticeDelivery, Store};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -110,7 +110,7 @@ impl Dimona {
 
     /// The audit entry of a webhook change. Only the URL's origin is kept:
     /// its path or query may carry the receiver's secret.
-    fn webhook_audit(
+    pub(crate) fn webhook_audit(
         &self,
         kind: &str,
         employer: EmployerId,
@@ -143,39 +143,65 @@ impl Dimona {
     /// POSTs each notice. Returns how many were tried.
     pub async fn deliver_notices_due(&self) -> Result<usize, HubError> {
         let hub = self.hub();
-        let store = hub.store();
-        let due = store
+        let due = hub
+            .store()
             .claim_notice_deliveries(hub.now().millis(), LEASE_MS, BATCH)
             .await?;
         let n = due.len();
+        // All at once: an employer's receiver that hangs until the timeout
+        // does not hold the other employers' notices back.
+        let mut sending = tokio::task::JoinSet::new();
         for d in due {
-            let Some(declaration) = store.notice(d.employer_id, d.notice_seq).await? else {
-                // Processed again since (an S now identified): the mailbox
-                // no longer lists this notice, its successor will be sent.
-                store.drop_notice_delivery(d.notice_seq).await?;
-                continue;
-            };
-            let body = notice_json(d.notice_seq, &declaration).to_string();
-            let key = notice_idempotency_key(d.employer_id, d.notice_seq);
-            match post_signed(hub, &d.url, &key, body).await {
-                Ok(()) => {
-                    store
-                        .mark_notice_delivered(d.notice_seq, hub.now().millis())
-                        .await?;
-                    metrics::counter!("dimona_notice_deliveries_total", "result" => "delivered")
-                        .increment(1);
-                }
-                Err(error) => {
-                    let next = hub.now().millis() + backoff_seconds(d.attempts) * 1000;
-                    store
-                        .mark_notice_delivery_failed(d.notice_seq, next, &error)
-                        .await?;
-                    metrics::counter!("dimona_notice_deliveries_total", "result" => "failed")
-                        .increment(1);
+            let dimona = self.clone();
+            sending.spawn(async move { dimona.deliver_notice(d).await });
+        }
+        let mut first_error = None;
+        while let Some(done) = sending.join_next().await {
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => first_error = first_error.or(Some(e)),
+                Err(e) => {
+                    first_error =
+                        first_error.or(Some(HubError::Internal(format!("delivery task: {e}"))))
                 }
             }
         }
-        Ok(n)
+        match first_error {
+            // The lease brings an unrecorded attempt back after it expires.
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
+    }
+
+    async fn deliver_notice(&self, d: NoticeDelivery) -> Result<(), HubError> {
+        let hub = self.hub();
+        let store = hub.store();
+        let Some(declaration) = store.notice(d.employer_id, d.notice_seq).await? else {
+            // Processed again since (an S now identified): the mailbox
+            // no longer lists this notice, its successor will be sent.
+            store.drop_notice_delivery(d.notice_seq).await?;
+            return Ok(());
+        };
+        let body = notice_json(d.notice_seq, &declaration).to_string();
+        let key = notice_idempotency_key(d.employer_id, d.notice_seq);
+        match post_signed(hub, &d.url, &key, body).await {
+            Ok(()) => {
+                store
+                    .mark_notice_delivered(d.notice_seq, hub.now().millis())
+                    .await?;
+                metrics::counter!("dimona_notice_deliveries_total", "result" => "delivered")
+                    .increment(1);
+            }
+            Err(error) => {
+                let next = hub.now().millis() + backoff_seconds(d.attempts) * 1000;
+                store
+                    .mark_notice_delivery_failed(d.notice_seq, next, &error)
+                    .await?;
+                metrics::counter!("dimona_notice_deliveries_total", "result" => "failed")
+                    .increment(1);
+            }
+        }
+        Ok(())
     }
 
     /// The notice webhook worker (every server runs one; leases keep two

@@ -30,9 +30,29 @@ pub fn backoff_seconds(attempts: i64) -> i64 {
     (1i64 << exp).min(MAX_BACKOFF_S)
 }
 
+/// How long delivered rows stay in the outboxes (for operators looking
+/// into a receiver's complaint) before the worker prunes them.
+pub const DELIVERED_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+/// How often a worker prunes delivered rows.
+const PRUNE_EVERY_MS: i64 = 3600 * 1000;
+
 pub fn spawn(hub: Hub) {
     tokio::spawn(async move {
+        let mut pruned_at = i64::MIN;
         loop {
+            let now = hub.now().millis();
+            if now.saturating_sub(pruned_at) >= PRUNE_EVERY_MS {
+                pruned_at = now;
+                match hub
+                    .store()
+                    .prune_delivered(now - DELIVERED_RETENTION_MS)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "pruned delivered webhook outbox rows"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the webhook outboxes failed"),
+                }
+            }
             let sent = match deliver_due(&hub).await {
                 Ok(n) => n,
                 Err(e) => {
@@ -50,31 +70,56 @@ pub fn spawn(hub: Hub) {
     });
 }
 
-/// One pass: claims due deliveries and sends them. Returns how many were tried.
+/// One pass: claims due deliveries and sends them, all at once (a
+/// receiver that hangs until the timeout does not hold the others back).
+/// Returns how many were tried.
 pub async fn deliver_due(hub: &Hub) -> Result<usize, crate::HubError> {
     let now = hub.now().millis();
     let due = hub.store().claim_deliveries(now, LEASE_MS, BATCH).await?;
     let n = due.len();
+    let mut sending = tokio::task::JoinSet::new();
     for d in due {
-        let body = notification_json(&d.notification).to_string();
-        let key = format!("{}-{}", d.notification.institution, d.notification.cursor);
-        match post_signed(hub, &d.url, &key, body).await {
-            Ok(()) => {
-                hub.store()
-                    .mark_delivered(d.notification.cursor, hub.now().millis())
-                    .await?;
-                metrics::counter!("webhook_deliveries_total", "result" => "delivered").increment(1);
+        let hub = hub.clone();
+        sending.spawn(async move {
+            let body = notification_json(&d.notification).to_string();
+            let key = format!("{}-{}", d.notification.institution, d.notification.cursor);
+            match post_signed(&hub, &d.url, &key, body).await {
+                Ok(()) => {
+                    hub.store()
+                        .mark_delivered(d.notification.cursor, hub.now().millis())
+                        .await?;
+                    metrics::counter!("webhook_deliveries_total", "result" => "delivered")
+                        .increment(1);
+                }
+                Err(error) => {
+                    let next = hub.now().millis() + backoff_seconds(d.attempts) * 1000;
+                    hub.store()
+                        .mark_delivery_failed(d.notification.cursor, next, &error)
+                        .await?;
+                    metrics::counter!("webhook_deliveries_total", "result" => "failed")
+                        .increment(1);
+                }
             }
-            Err(error) => {
-                let next = hub.now().millis() + backoff_seconds(d.attempts) * 1000;
-                hub.store()
-                    .mark_delivery_failed(d.notification.cursor, next, &error)
-                    .await?;
-                metrics::counter!("webhook_deliveries_total", "result" => "failed").increment(1);
+            Ok::<(), crate::HubError>(())
+        });
+    }
+    let mut first_error = None;
+    while let Some(done) = sending.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => first_error = first_error.or(Some(e)),
+            Err(e) => {
+                first_error = first_error.or(Some(crate::HubError::Internal(format!(
+                    "delivery task: {e}"
+                ))))
             }
         }
     }
-    Ok(n)
+    match first_error {
+        // The lease brings an unrecorded attempt back after it expires.
+        Some(e) => Err(e),
+        None => Ok(n),
+    }
 }
 
 /// POSTs a JSON `body` to a webhook `url` the way every kruispunt webhook

@@ -105,6 +105,29 @@ impl Store {
         Ok(removed)
     }
 
+    /// Removes the employer's webhook if `registered_by` set it (a
+    /// provider whose mandate ends loses the webhook it registered: the
+    /// employer's notices must stop reaching it), with the deliveries not
+    /// yet made, in the caller's transaction; returns the removed URL.
+    pub async fn remove_employer_webhook_registered_by_in(
+        conn: &mut AnyConnection,
+        employer_id: i64,
+        registered_by: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let owned = sqlx::query(
+            "SELECT 1 FROM employer_webhooks WHERE employer_id = $1 AND registered_by = $2",
+        )
+        .bind(employer_id)
+        .bind(registered_by)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+        if !owned {
+            return Ok(None);
+        }
+        Self::remove_employer_webhook_in(conn, employer_id).await
+    }
+
     /// Leases up to `limit` due notice deliveries for `lease_ms`. The
     /// outer conditions are checked again after a row lock wait, so two
     /// nodes do not lease the same row at once.

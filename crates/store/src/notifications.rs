@@ -133,6 +133,35 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes the rows of every webhook outbox (institutions'
+    /// notifications, employers' Dimona notices) delivered before
+    /// `before`, a few thousand per statement so that the single SQLite
+    /// writer is never held long. Returns how many went.
+    pub async fn prune_delivered(&self, before: i64) -> Result<u64, StoreError> {
+        const CHUNK: i64 = 5_000;
+        let mut total = 0;
+        for sql in [
+            "DELETE FROM webhook_deliveries WHERE cursor IN (SELECT cursor FROM webhook_deliveries \
+             WHERE delivered_at IS NOT NULL AND delivered_at < $1 LIMIT $2)",
+            "DELETE FROM dimona_notice_deliveries WHERE notice_seq IN (SELECT notice_seq FROM dimona_notice_deliveries \
+             WHERE delivered_at IS NOT NULL AND delivered_at < $1 LIMIT $2)",
+        ] {
+            loop {
+                let n = sqlx::query(sql)
+                    .bind(before)
+                    .bind(CHUNK)
+                    .execute(&self.writer)
+                    .await?
+                    .rows_affected();
+                total += n;
+                if n < CHUNK as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
     pub async fn mark_delivered(&self, cursor: i64, now: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE webhook_deliveries SET delivered_at = $1, lease_until = NULL, last_error = NULL WHERE cursor = $2")
             .bind(now)

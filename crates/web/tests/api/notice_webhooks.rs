@@ -291,6 +291,60 @@ async fn the_employer_or_a_mandated_provider_registers_reads_and_removes_the_web
 }
 
 #[tokio::test]
+async fn a_revoked_mandate_takes_the_providers_webhook_with_it() {
+    let e = employer().await;
+    let provider = e.app.add_employer("0009355-64", "0403.199.702").await;
+    let Principal::Employer(provider_id) = provider else {
+        unreachable!()
+    };
+    let pt = e.app.token_for(&provider, 3600);
+    let employer_id = EmployerId::parse("935467").unwrap();
+    let dimona = e.app.state.dimona();
+    dimona
+        .grant_mandate(employer_id, provider_id, "test")
+        .await
+        .unwrap();
+    let on_behalf = format!("{HOOK}?employerId={EMPLOYER}");
+    let (s, w) = e
+        .put_hook(&on_behalf, &pt, "https://secretariat.example/hook")
+        .await;
+    assert_eq!(s, 200, "{w}");
+    dimona
+        .revoke_mandate(employer_id, provider_id, "test")
+        .await
+        .unwrap();
+    // The employer's notices no longer go to its former provider.
+    let (s, b) = e.app.get_json(HOOK, Some(&e.token)).await;
+    assert_eq!(s, 404, "{b}");
+    let removed: Vec<(String, String)> = audit_kinds(&e.app)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k == "dimona.webhook.remove")
+        .collect();
+    assert_eq!(
+        removed,
+        vec![("dimona.webhook.remove".to_owned(), "test".to_owned())]
+    );
+
+    // A webhook the employer set itself stays when a mandate ends.
+    let (s, _) = e
+        .put_hook(HOOK, &e.token, "https://payroll.example/own")
+        .await;
+    assert_eq!(s, 200);
+    dimona
+        .grant_mandate(employer_id, provider_id, "test")
+        .await
+        .unwrap();
+    dimona
+        .revoke_mandate(employer_id, provider_id, "test")
+        .await
+        .unwrap();
+    let (s, read) = e.app.get_json(HOOK, Some(&e.token)).await;
+    assert_eq!(s, 200, "{read}");
+    assert_eq!(read["url"], "https://payroll.example/own");
+}
+
+#[tokio::test]
 async fn bad_webhook_urls_are_400_naming_url() {
     let e = employer().await;
     let long = format!("https://x.example/{}", "a".repeat(2000));
@@ -470,13 +524,19 @@ async fn removing_the_webhook_stops_deliveries() {
     assert_eq!(e.put_hook(HOOK, &e.token, &dead_url()).await.0, 200);
     e.declare("2026-12-03").await;
     wait_for_counts(&e, (1, 1)).await;
+    // Pruning the outbox takes delivered rows older than the cutoff, never
+    // one still to be delivered.
+    let store = &e.app.store;
+    assert_eq!(store.prune_delivered(0).await.unwrap(), 0);
+    assert_eq!(store.prune_delivered(i64::MAX).await.unwrap(), 1);
+    assert_eq!(e.counts().await, (0, 1));
     assert_eq!(
         e.request(reqwest::Method::DELETE, HOOK, &e.token, None)
             .await
             .0,
         204
     );
-    assert_eq!(e.counts().await, (1, 0));
+    assert_eq!(e.counts().await, (0, 0));
 }
 
 #[tokio::test]
