@@ -499,7 +499,12 @@ const DAILY_ZONES: &[(DailyZone, [Presence; 3], AnomalyKind, AnomalyKind)] = {
             a::PERIOD_ID_MISSING,
             a::PERIOD_ID_FORBIDDEN,
         ),
-        (DailyZone::Start, [M, O, F], a::START_MISSING, a::START_FORBIDDEN),
+        (
+            DailyZone::Start,
+            [M, O, F],
+            a::START_MISSING,
+            a::START_FORBIDDEN,
+        ),
         (
             DailyZone::StartHour,
             [M, O, F],
@@ -536,14 +541,25 @@ pub fn check_daily_registration(f: &DailyFacts) -> (Option<DailyAction>, Vec<Ano
             _ => {}
         }
     }
-    if f.start_hour.as_deref().is_some_and(|h| parse_hour(h).is_none()) {
+    if f.start_hour
+        .as_deref()
+        .is_some_and(|h| parse_hour(h).is_none())
+    {
         out.push(anomaly::START_HOUR_INVALID);
     }
-    if f.end_hour.as_deref().is_some_and(|h| parse_hour(h).is_none()) {
+    if f.end_hour
+        .as_deref()
+        .is_some_and(|h| parse_hour(h).is_none())
+    {
         out.push(anomaly::END_HOUR_INVALID);
     }
     if action == DailyAction::Create {
-        for a in daily_order(f.start, f.start_hour.as_deref(), f.end, f.end_hour.as_deref()) {
+        for a in daily_order(
+            f.start,
+            f.start_hour.as_deref(),
+            f.end,
+            f.end_hour.as_deref(),
+        ) {
             if !out.contains(&a) {
                 out.push(a);
             }
@@ -571,8 +587,10 @@ fn daily_order(
         (Some(s), Some(e)) => s == e,
         (None, Some(_)) => false,
     };
-    if let (Some(sh), Some(eh)) = (start_hour.and_then(parse_hour), end_hour.and_then(parse_hour))
-        && same_day
+    if let (Some(sh), Some(eh)) = (
+        start_hour.and_then(parse_hour),
+        end_hour.and_then(parse_hour),
+    ) && same_day
         && eh < sh
     {
         out.push(anomaly::END_HOUR_BEFORE_START);
@@ -673,7 +691,10 @@ pub fn check_daily_on(
             }
             let new = DailyState {
                 start: f.start.unwrap_or(old.start),
-                start_hour: f.start_hour.clone().unwrap_or_else(|| old.start_hour.clone()),
+                start_hour: f
+                    .start_hour
+                    .clone()
+                    .unwrap_or_else(|| old.start_hour.clone()),
                 end: f.end.or(old.end),
                 end_hour: f.end_hour.clone().or_else(|| old.end_hour.clone()),
             };
@@ -901,15 +922,31 @@ mod tests {
             ("0", [false, true, true, false, true, true], &["00777-001"]),
             ("1", [true, false, false, false, false, false], &[]),
             ("1", [true, false, true, true, true, true], &[]),
-            ("1", [false, false, true, false, false, false], &["01085-001"]),
-            ("1", [true, true, false, false, false, false], &["00913-005"]),
+            (
+                "1",
+                [false, false, true, false, false, false],
+                &["01085-001"],
+            ),
+            (
+                "1",
+                [true, true, false, false, false, false],
+                &["00913-005"],
+            ),
             ("3", [true, false, false, false, false, false], &[]),
-            ("3", [false, false, false, false, false, false], &["01085-001"]),
+            (
+                "3",
+                [false, false, false, false, false, false],
+                &["01085-001"],
+            ),
             (
                 "3",
                 [true, true, true, true, true, true],
                 &[
-                    "00913-005", "00910-005", "00777-005", "00911-005", "00778-005",
+                    "00913-005",
+                    "00910-005",
+                    "00777-005",
+                    "00911-005",
+                    "00778-005",
                 ],
             ),
         ];
@@ -980,7 +1017,10 @@ mod tests {
             vec!["00913-462"]
         );
         // An open-ended period covers every later day, not earlier ones.
-        let open = DailyPeriod { end: None, ..period };
+        let open = DailyPeriod {
+            end: None,
+            ..period
+        };
         assert!(
             check_daily_on(DailyAction::Create, &outside, None, Some(&open))
                 .anomalies
@@ -1004,7 +1044,12 @@ mod tests {
             end_hour: Some("0300".into()),
             ..DailyFacts::default()
         };
-        let r = check_daily_on(DailyAction::Modify, &modify, Some((&stored, false)), Some(&period));
+        let r = check_daily_on(
+            DailyAction::Modify,
+            &modify,
+            Some((&stored, false)),
+            Some(&period),
+        );
         assert!(r.anomalies.is_empty(), "{r:?}");
         assert_eq!(r.after.and_then(|s| s.end_hour), Some("0300".into()));
         let moved = DailyFacts {
@@ -1013,7 +1058,12 @@ mod tests {
             end_hour: Some("2300".into()),
             ..modify.clone()
         };
-        let r = check_daily_on(DailyAction::Modify, &moved, Some((&stored, false)), Some(&period));
+        let r = check_daily_on(
+            DailyAction::Modify,
+            &moved,
+            Some((&stored, false)),
+            Some(&period),
+        );
         assert_eq!((ids(&r.anomalies), r.after), (vec!["00910-462"], None));
         // The merged values are ordered: a new start after the stored end.
         let late = DailyFacts {
@@ -1021,7 +1071,12 @@ mod tests {
             end_hour: None,
             ..modify.clone()
         };
-        let r = check_daily_on(DailyAction::Modify, &late, Some((&stored, false)), Some(&period));
+        let r = check_daily_on(
+            DailyAction::Modify,
+            &late,
+            Some((&stored, false)),
+            Some(&period),
+        );
         assert_eq!(ids(&r.anomalies), vec!["00778-345"]);
         let cancel = DailyFacts {
             attestation_status: Some("3".into()),
@@ -1029,7 +1084,11 @@ mod tests {
             ..DailyFacts::default()
         };
         for action in [DailyAction::Modify, DailyAction::Cancel] {
-            let f = if action == DailyAction::Cancel { &cancel } else { &modify };
+            let f = if action == DailyAction::Cancel {
+                &cancel
+            } else {
+                &modify
+            };
             assert_eq!(
                 ids(&check_daily_on(action, f, None, Some(&period)).anomalies),
                 vec!["01085-354"]
@@ -1043,8 +1102,19 @@ mod tests {
                 vec!["01085-181"]
             );
         }
-        let r = check_daily_on(DailyAction::Cancel, &cancel, Some((&stored, false)), Some(&period));
-        assert_eq!(r, DailyOutcome { anomalies: vec![], after: None });
+        let r = check_daily_on(
+            DailyAction::Cancel,
+            &cancel,
+            Some((&stored, false)),
+            Some(&period),
+        );
+        assert_eq!(
+            r,
+            DailyOutcome {
+                anomalies: vec![],
+                after: None
+            }
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct DeclarationRow {
     pub period_id: Option<i64>,
     pub anomalies: Option<String>,
     pub worker: Option<String>,
+    /// A daily registration's declaration: the registration it created or
+    /// changed, and what changed (JSON), once processed and accepted.
+    pub registration_id: Option<i64>,
+    pub registration_impact: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +65,40 @@ pub(crate) fn declaration_from(r: &AnyRow) -> Result<DeclarationRow, sqlx::Error
         period_id: r.try_get("period_id")?,
         anomalies: r.try_get("anomalies")?,
         worker: r.try_get("worker")?,
+        registration_id: r.try_get("registration_id")?,
+        registration_impact: r.try_get("registration_impact")?,
+    })
+}
+
+/// A daily registration: one day of presence on a Dimona period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRegistrationRow {
+    pub registration_id: i64,
+    pub period_id: i64,
+    pub employer_id: i64,
+    pub ssin: String,
+    pub start_date: String,
+    pub start_hour: String,
+    pub end_date: Option<String>,
+    pub end_hour: Option<String>,
+    /// `active` or `cancelled`.
+    pub status: String,
+    /// The declaration that created it.
+    pub declaration_id: String,
+}
+
+pub(crate) fn daily_registration_from(r: &AnyRow) -> Result<DailyRegistrationRow, sqlx::Error> {
+    Ok(DailyRegistrationRow {
+        registration_id: r.try_get("registration_id")?,
+        period_id: r.try_get("period_id")?,
+        employer_id: r.try_get("employer_id")?,
+        ssin: r.try_get("ssin")?,
+        start_date: r.try_get("start_date")?,
+        start_hour: r.try_get("start_hour")?,
+        end_date: r.try_get("end_date")?,
+        end_hour: r.try_get("end_hour")?,
+        status: r.try_get("status")?,
+        declaration_id: r.try_get("declaration_id")?,
     })
 }
 

@@ -85,7 +85,10 @@ mod tests {
     #[test]
     fn ids_come_from_their_own_range_with_period_check_digits() {
         let first = DailyRegistrationId::from_counter(0).unwrap();
-        assert_eq!(first.to_string(), format!("5000000000{:02}", 5_000_000_000u64 % 97));
+        assert_eq!(
+            first.to_string(),
+            format!("5000000000{:02}", 5_000_000_000u64 % 97)
+        );
         assert!(first.value() >= 500_000_000_000);
         assert!(DailyRegistrationId::from_counter(4_999_999_999).is_ok());
         assert!(DailyRegistrationId::from_counter(5_000_000_000).is_err());
