@@ -319,6 +319,34 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The daily registrations on these periods of the employer (every
+    /// status), by start date: the personnel file lists them with their
+    /// period. One statement per chunk of periods.
+    pub async fn daily_registrations_of_periods(
+        &self,
+        employer_id: i64,
+        period_ids: &[i64],
+    ) -> Result<Vec<DailyRegistrationRow>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in period_ids.chunks(self.bulk_rows(1).saturating_sub(1).max(1)) {
+            let mut sql = crate::sql::Sql::new(
+                self.backend,
+                "SELECT * FROM dimona_daily_registrations WHERE employer_id = ",
+            );
+            sql.param().push(" AND period_id IN ");
+            sql.list(chunk.len())
+                .push(" ORDER BY period_id, start_date, start_hour, registration_id");
+            let mut q = sql.query().bind(employer_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(daily_registration_from(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The personnel file of an employer.
     pub async fn personnel_file(
         &self,

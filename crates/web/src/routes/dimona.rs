@@ -207,7 +207,7 @@ pub struct PeriodQuery {
 /// The personnel file: the employer's Dimona periods.
 #[utoipa::path(get, path = "/REST/dimona/v2/periods", tag = "dimona", security(("bearer" = [])), params(PeriodQuery),
     responses(
-        (status = 200, description = "{items:[{periodId, ssin, startDate, endDate?, workerType, jointCommissionNumber, status, ...}]}", body = Object),
+        (status = 200, description = "{items:[{periodId, ssin, startDate, endDate?, workerType, jointCommissionNumber, status, dailyRegistrations[{id, startDate, startHour, endDate?, endHour?, status}], ...}]}", body = Object),
         (status = 400, description = "Invalid filter", body = crate::error::ErrorEnvelope),
         (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
         (status = 403, description = "Another employer's file", body = crate::error::ErrorEnvelope)))]
@@ -272,6 +272,21 @@ pub async fn periods(
             },
         )
         .await?;
+    // The periods' daily registrations (batch channel), one query.
+    let ids: Vec<i64> = rows.iter().map(|p| p.period_id).collect();
+    let mut daily: std::collections::HashMap<i64, Vec<Value>> = std::collections::HashMap::new();
+    if !ids.is_empty() {
+        for r in state
+            .store()
+            .daily_registrations_of_periods(requested.as_i64(), &ids)
+            .await?
+        {
+            daily.entry(r.period_id).or_default().push(json!({
+                "id": r.registration_id, "startDate": r.start_date, "startHour": r.start_hour,
+                "endDate": r.end_date, "endHour": r.end_hour, "status": r.status,
+            }));
+        }
+    }
     let items: Vec<Value> = rows
         .iter()
         .map(|p| {
@@ -280,6 +295,7 @@ pub async fn periods(
                 "startHour": p.start_hour, "endHour": p.end_hour, "plannedHoursNumber": p.planned_hours,
                 "workerType": p.worker_type, "jointCommissionNumber": p.joint_committee, "status": p.status,
                 "declarationId": p.declaration_id,
+                "dailyRegistrations": daily.remove(&p.period_id).unwrap_or_default(),
             })
         })
         .collect();

@@ -151,6 +151,19 @@ async fn a_daily_registration_is_created_modified_and_cancelled_once() {
     .unwrap();
     assert_eq!(kinds, vec!["dimona.in", "dimona.daily"]);
 
+    // The personnel file lists it with its period.
+    let (st, pf) = s
+        .app
+        .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&s.token))
+        .await;
+    assert_eq!(st, 200, "{pf}");
+    assert_eq!(
+        pf["items"][0]["dailyRegistrations"],
+        json!([{"id": parsed.value(), "startDate": "2026-12-05", "startHour": "1800",
+                "endDate": "2026-12-06", "endHour": "0200", "status": "active"}]),
+        "{pf}"
+    );
+
     // Modified (the end hour), and a modify naming the period is refused.
     let n = send(
         &s,
@@ -195,6 +208,18 @@ async fn a_daily_registration_is_created_modified_and_cancelled_once() {
     assert!(
         n.contains("<AttestationStatus>3</AttestationStatus>"),
         "{n}"
+    );
+    let (_, pf) = s
+        .app
+        .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&s.token))
+        .await;
+    assert_eq!(
+        pf["items"][0]["dailyRegistrations"][0]["status"], "cancelled",
+        "{pf}"
+    );
+    assert_eq!(
+        pf["items"][0]["dailyRegistrations"][0]["endHour"], "0300",
+        "{pf}"
     );
     // And in a later file, still refused.
     let n = send(&s, "FI.DIMONA.935467.20261130.00005.R.1.1", &[cancel]).await;
