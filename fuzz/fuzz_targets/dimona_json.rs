@@ -10,8 +10,13 @@
 
 use kruispunt_dimona_wire::{DeclarationJson, EmployerRef, Kind, check};
 use kruispunt_domain::clock::parse_date;
-use kruispunt_domain::dimona::{ExistingPeriod, InFacts, WorkerType, check_in, check_out};
-use kruispunt_domain::ids::{DimonaPeriodId, EmployerId, EnterpriseNumber, Ssin};
+use kruispunt_domain::dimona::{
+    DailyAction, DailyFacts, DailyPeriod, DailyState, ExistingPeriod, InFacts, WorkerType,
+    check_daily_on, check_daily_registration, check_in, check_out,
+};
+use kruispunt_domain::ids::{
+    DailyRegistrationId, DimonaPeriodId, EmployerId, EnterpriseNumber, Ssin,
+};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use time::macros::date;
@@ -35,6 +40,12 @@ const FIELDS: &[&str] = &[
     "dimonaUpdate.endDate",
     "dimonaCancel",
     "dimonaCancel.periodId",
+    "dailyRegistration",
+    "dailyRegistration.attestationStatus",
+    "dailyRegistration.registrationId",
+    "dailyRegistration.periodId",
+    "dailyRegistration.startDate",
+    "dailyRegistration.endDate",
 ];
 
 fn period_in_body(v: &Option<Value>) -> Option<DimonaPeriodId> {
@@ -84,6 +95,7 @@ fuzz_target!(|data: &[u8]| {
         (Kind::Out, d.dimona_out.is_some()),
         (Kind::Update, d.dimona_update.is_some()),
         (Kind::Cancel, d.dimona_cancel.is_some()),
+        (Kind::DailyRegistration, d.daily_registration.is_some()),
     ];
     let kinds: Vec<Kind> = present.iter().filter(|p| p.1).map(|p| p.0).collect();
     assert_eq!(kinds, vec![c.kind], "exactly one kind, the one checked");
@@ -159,6 +171,44 @@ fuzz_target!(|data: &[u8]| {
             let x = d.dimona_cancel.as_ref().expect("dimonaCancel");
             assert_eq!(c.period_id, period_in_body(&x.period_id));
             assert!(c.period_id.is_some());
+        }
+        Kind::DailyRegistration => {
+            let r = d.daily_registration.as_ref().expect("dailyRegistration");
+            assert_eq!(c.period_id, period_in_body(&r.period_id));
+            let rid = period_in_body(&r.registration_id)
+                .and_then(|p| DailyRegistrationId::parse(&p.to_string()).ok());
+            assert_eq!(c.registration_id, rid);
+            assert!(r.attestation_status().is_some());
+            assert!(dates_ok(&[&r.start_date, &r.end_date]));
+            let day = |s: &Option<String>| s.as_deref().and_then(|s| parse_date("d", s).ok());
+            let facts = DailyFacts {
+                attestation_status: r.attestation_status(),
+                has_registration_id: c.registration_id.is_some(),
+                has_period_id: c.period_id.is_some(),
+                start: day(&r.start_date),
+                start_hour: r.start_hour.clone(),
+                end: day(&r.end_date),
+                end_hour: r.end_hour.clone(),
+            };
+            // As the processing worker calls them: the declaration alone,
+            // then against a stored registration on an open period.
+            let (action, found) = check_daily_registration(&facts);
+            assert_eq!(action.is_some(), DailyAction::parse(&facts.attestation_status.clone().unwrap_or_default()).is_some());
+            if let Some(action) = action.filter(|_| found.is_empty()) {
+                let stored = DailyState {
+                    start: today,
+                    start_hour: "1800".into(),
+                    end: None,
+                    end_hour: None,
+                };
+                let period = DailyPeriod {
+                    start: today,
+                    end: None,
+                    cancelled: false,
+                };
+                let out = check_daily_on(action, &facts, Some((&stored, false)), Some(&period));
+                assert_eq!(out.after.is_some(), out.anomalies.is_empty() && action != DailyAction::Cancel);
+            }
         }
     }
 });

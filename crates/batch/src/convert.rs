@@ -5,14 +5,15 @@
 use crate::reader::{Form, Value};
 use serde_json::{Map, json};
 
-/// The v2 key of a form kind; `None` for kinds the REST API has no
-/// equivalent for (daily registrations).
+/// The v2 key of a form kind. Daily registrations have no REST v2
+/// equivalent: they become kruispunt's extension `dailyRegistration`.
 pub fn json_key(kind: &str) -> Option<&'static str> {
     match kind {
         "DimonaIn" => Some("dimonaIn"),
         "DimonaOut" => Some("dimonaOut"),
         "DimonaUpdate" => Some("dimonaUpdate"),
         "DimonaCancel" => Some("dimonaCancel"),
+        "DailyRegistrationDeclaration" => Some("dailyRegistration"),
         _ => None,
     }
 }
@@ -35,6 +36,8 @@ fn sources(kind: &str, field: &str) -> Vec<String> {
         _ => {
             let tag = match tail {
                 "periodId" => "DimonaPeriodId",
+                "registrationId" => "DailyRegistrationId",
+                "attestationStatus" => "AttestationStatus",
                 "startDate" => "StartingDate",
                 "endDate" => "EndingDate",
                 "startHour" => "StartingHour",
@@ -94,6 +97,15 @@ impl Form {
             worker.insert("gender".into(), json!(if sex == "1" { "M" } else { "F" }));
         }
         let mut body = Map::new();
+        if k == "DailyRegistrationDeclaration" {
+            // Within the block, not the form's own AttestationStatus.
+            if let Some(s) = text("AttestationStatus") {
+                body.insert("attestationStatus".into(), json!(s));
+            }
+            if let Some(r) = text("DailyRegistrationId") {
+                body.insert("registrationId".into(), json!(format!("{r:0>12}")));
+            }
+        }
         if let Some(p) = text("DimonaPeriodId") {
             body.insert("periodId".into(), json!(format!("{p:0>12}")));
         }
@@ -162,6 +174,31 @@ mod tests {
             forms[0].source_of("dimonaIn.startDate").map(|v| v.zone),
             Some("00910")
         );
+    }
+
+    #[test]
+    fn a_daily_registration_becomes_the_extension_key_with_its_sources() {
+        let xml = "<Dimona><Form><Identification>DIMONA</Identification><FormCreationDate>2023-02-06</FormCreationDate><FormCreationHour>14:35:00.000</FormCreationHour><AttestationStatus>0</AttestationStatus><TypeForm>SU</TypeForm>\n<DailyRegistrationDeclaration>\n<AttestationStatus>1</AttestationStatus>\n<DailyRegistrationId>500000000012</DailyRegistrationId>\n<StartingDate>2023-02-08</StartingDate>\n<StartingHour>1800</StartingHour>\n</DailyRegistrationDeclaration></Form></Dimona>";
+        let Ok(ReadOutcome::Accepted(forms)) = read_dimona_file(xml.as_bytes(), &Limits::default())
+        else {
+            panic!("refused")
+        };
+        assert_eq!(
+            forms[0].to_v2_json(Some(935467)),
+            Some(serde_json::json!({
+                "employer": {"employerId": 935467},
+                "dailyRegistration": {"attestationStatus": "1", "registrationId": "500000000012",
+                    "startDate": "2023-02-08", "startHour": "1800"}
+            }))
+        );
+        let at = |field: &str| forms[0].source_of(field).map(|v| (v.zone, v.line));
+        assert_eq!(
+            at("dailyRegistration.attestationStatus"),
+            Some(("00110", 3))
+        );
+        assert_eq!(at("dailyRegistration.registrationId"), Some(("01085", 4)));
+        assert_eq!(at("dailyRegistration.startHour"), Some(("00777", 6)));
+        assert_eq!(at("dailyRegistration.periodId"), None);
     }
 
     #[test]

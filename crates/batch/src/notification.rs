@@ -40,6 +40,31 @@ pub enum Outcome {
     Pending,
 }
 
+/// A daily registration's dates and hours (`DailyRegistrationBefore` /
+/// `After`), each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DailyValues {
+    pub start_date: Option<String>,
+    pub start_hour: Option<String>,
+    pub end_date: Option<String>,
+    pub end_hour: Option<String>,
+}
+
+/// What a processed daily registration did
+/// (`ImpactReport/DailyRegistrationDclImpactReport`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DailyImpact {
+    /// Twelve digits.
+    pub registration_id: String,
+    /// `0` created, `1` modified, `3` cancelled.
+    pub attestation_status: Option<String>,
+    pub period_id: String,
+    /// The registration before a modify or cancel.
+    pub before: Option<DailyValues>,
+    /// The registration after a create or modify.
+    pub after: Option<DailyValues>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NotifiedForm {
     pub original: Original,
@@ -52,6 +77,23 @@ pub struct NotifiedForm {
     pub outcome: Outcome,
     pub anomalies: Vec<Anomaly>,
     pub period_id: Option<String>,
+    /// For a processed daily registration (instead of `period_id`).
+    pub daily: Option<DailyImpact>,
+}
+
+fn daily_values(out: &mut String, tag: &str, v: &DailyValues) {
+    open(out, 5, tag);
+    for (t, x) in [
+        ("StartingDate", &v.start_date),
+        ("StartingHour", &v.start_hour),
+        ("EndingDate", &v.end_date),
+        ("EndingHour", &v.end_hour),
+    ] {
+        if let Some(x) = x {
+            leaf(out, 6, t, x);
+        }
+    }
+    close(out, 5, tag);
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -155,12 +197,29 @@ pub fn notification(
             }
             close(&mut out, 3, "AnomalyReport");
         }
-        if let Some(p) = &f.period_id {
+        if f.period_id.is_some() || f.daily.is_some() {
             open(&mut out, 3, "ImpactReport");
-            open(&mut out, 4, "DimonaImpactReport");
-            leaf(&mut out, 5, "DimonaPeriodId", p);
-            leaf(&mut out, 5, "IsLocked", "0");
-            close(&mut out, 4, "DimonaImpactReport");
+            if let Some(p) = &f.period_id {
+                open(&mut out, 4, "DimonaImpactReport");
+                leaf(&mut out, 5, "DimonaPeriodId", p);
+                leaf(&mut out, 5, "IsLocked", "0");
+                close(&mut out, 4, "DimonaImpactReport");
+            }
+            if let Some(d) = &f.daily {
+                open(&mut out, 4, "DailyRegistrationDclImpactReport");
+                leaf(&mut out, 5, "DailyRegistrationId", &d.registration_id);
+                if let Some(s) = &d.attestation_status {
+                    leaf(&mut out, 5, "AttestationStatus", s);
+                }
+                leaf(&mut out, 5, "DimonaPeriodId", &d.period_id);
+                if let Some(b) = &d.before {
+                    daily_values(&mut out, "DailyRegistrationBefore", b);
+                }
+                if let Some(a) = &d.after {
+                    daily_values(&mut out, "DailyRegistrationAfter", a);
+                }
+                close(&mut out, 4, "DailyRegistrationDclImpactReport");
+            }
             close(&mut out, 3, "ImpactReport");
         }
         close(&mut out, 2, "HandlingResult");

@@ -36,6 +36,9 @@ pub enum Simple {
         max: usize,
     },
     Enum(&'static [&'static str]),
+    /// A closed list whose other values are invalid (`-003`): zones whose
+    /// glossary entry has no "outside the domain" anomaly.
+    Codes(&'static [&'static str]),
 }
 
 #[derive(Debug)]
@@ -146,10 +149,12 @@ pub static ELEMENTS: &[Element] = &[
     ),
     e("FormCreationDate", "00218", Content::Simple(Simple::Date)),
     e("FormCreationHour", "00299", Content::Simple(Simple::Time)),
+    // 0, 1, 3 in the schema; the glossary's anomaly for any other value is
+    // 00110-003 (it has no -008).
     e(
         "AttestationStatus",
         "00110",
-        Content::Simple(Simple::Enum(&["0", "1", "3"])),
+        Content::Simple(Simple::Codes(&["0", "1", "3"])),
     ),
     e("TypeForm", "00297", Content::Simple(Simple::Enum(&["SU"]))),
     e(
@@ -522,6 +527,13 @@ pub fn check_simple(t: &Simple, v: &str) -> Result<(), (&'static str, String)> {
                 Err(("008", format!("must be one of {}", values.join(", "))))
             }
         }
+        Simple::Codes(values) => {
+            if values.contains(&v) {
+                Ok(())
+            } else {
+                Err(("003", format!("must be one of {}", values.join(", "))))
+            }
+        }
     }
 }
 
@@ -591,5 +603,10 @@ mod tests {
             unreachable!()
         };
         assert_eq!(check_simple(noss, "99").map_err(|e| e.0), Err("008"));
+        let Some(Content::Simple(status)) = element("AttestationStatus").map(|e| &e.content) else {
+            unreachable!()
+        };
+        assert_eq!(check_simple(status, "3"), Ok(()));
+        assert_eq!(check_simple(status, "2").map_err(|e| e.0), Err("003"));
     }
 }

@@ -220,7 +220,7 @@ fn validate_xml(file: &std::path::Path, text: &str) -> anyhow::Result<()> {
         // A form without EmployerId is for the sender: any valid number
         // stands in for it offline.
         let Some(body) = form.to_v2_json(Some(100_006)) else {
-            println!("{head}: B  not handled: declare the period with a DimonaIn");
+            println!("{head}: B  not handled by this service");
             refused += 1;
             continue;
         };

@@ -3,7 +3,9 @@
 
 use kruispunt_domain::Invalid;
 use kruispunt_domain::clock::parse_date;
-use kruispunt_domain::ids::{DimonaPeriodId, EmployerId, EnterpriseNumber, Ssin};
+use kruispunt_domain::ids::{
+    DailyRegistrationId, DimonaPeriodId, EmployerId, EnterpriseNumber, Ssin,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -18,6 +20,12 @@ pub struct DeclarationJson {
     pub dimona_out: Option<OutJson>,
     pub dimona_update: Option<UpdateJson>,
     pub dimona_cancel: Option<CancelJson>,
+    /// kruispunt's extension for the batch channel's
+    /// `DailyRegistrationDeclaration` (block 90480): the ONSS REST v2 has
+    /// no daily registrations, and `POST /REST/dimona/v2/declarations`
+    /// refuses this key; batch forms are converted to it so that both
+    /// channels share the door checks and the processing.
+    pub daily_registration: Option<DailyJson>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,12 +120,41 @@ pub struct CancelJson {
     pub period_id: Option<Value>,
 }
 
+/// A daily registration (`dailyRegistration`): `attestationStatus` 0
+/// creates one on `periodId`, 1 modifies and 3 cancels `registrationId`.
+/// Which fields each needs is a processing rule (anomalies), not a door
+/// check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyJson {
+    pub attestation_status: Option<Value>,
+    pub registration_id: Option<Value>,
+    pub period_id: Option<Value>,
+    pub start_date: Option<String>,
+    pub start_hour: Option<String>,
+    pub end_date: Option<String>,
+    pub end_hour: Option<String>,
+}
+
+impl DailyJson {
+    /// The attestation status as text (a JSON string or integer).
+    pub fn attestation_status(&self) -> Option<String> {
+        match self.attestation_status.as_ref()? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     In,
     Out,
     Update,
     Cancel,
+    /// A daily registration (batch channel only).
+    DailyRegistration,
 }
 
 impl Kind {
@@ -127,6 +164,7 @@ impl Kind {
             Self::Out => "OUT",
             Self::Update => "UPDATE",
             Self::Cancel => "CANCEL",
+            Self::DailyRegistration => "DAILY",
         }
     }
     pub fn json_key(self) -> &'static str {
@@ -135,6 +173,7 @@ impl Kind {
             Self::Out => "dimonaOut",
             Self::Update => "dimonaUpdate",
             Self::Cancel => "dimonaCancel",
+            Self::DailyRegistration => "dailyRegistration",
         }
     }
 }
@@ -153,6 +192,8 @@ pub struct Checked {
     pub employer: EmployerRef,
     pub ssin: Option<Ssin>,
     pub period_id: Option<DimonaPeriodId>,
+    /// A daily registration's id (modify, cancel).
+    pub registration_id: Option<DailyRegistrationId>,
 }
 
 fn period_id(field: &str, v: Option<&Value>) -> Result<DimonaPeriodId, Invalid> {
@@ -180,6 +221,26 @@ fn period_id(field: &str, v: Option<&Value>) -> Result<DimonaPeriodId, Invalid> 
     DimonaPeriodId::parse(&s).map_err(|e| Invalid::id(field, "the Dimona period id", e))
 }
 
+/// An optional identifier: absent is fine (the rules judge whether it is
+/// needed); present must be valid.
+fn optional_id<T>(
+    field: &str,
+    what: &str,
+    v: Option<&Value>,
+    parse: impl Fn(&str) -> Result<T, kruispunt_domain::ids::IdError>,
+) -> Result<Option<T>, Invalid> {
+    let s = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(n) => format!("{n:012}"),
+            None => return Err(Invalid::new(field, format!("must be {what} (12 digits)"))),
+        },
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(Invalid::new(field, format!("must be {what} (12 digits)"))),
+    };
+    parse(&s).map(Some).map_err(|e| Invalid::id(field, what, e))
+}
+
 fn date(field: &str, v: &Option<String>) -> Result<(), Invalid> {
     match v {
         Some(d) => parse_date(field, d).map(|_| ()),
@@ -193,6 +254,7 @@ pub fn check(d: &DeclarationJson) -> Result<Checked, Invalid> {
         (Kind::Out, d.dimona_out.is_some()),
         (Kind::Update, d.dimona_update.is_some()),
         (Kind::Cancel, d.dimona_cancel.is_some()),
+        (Kind::DailyRegistration, d.daily_registration.is_some()),
     ];
     let present: Vec<Kind> = kinds.iter().filter(|(_, p)| *p).map(|(k, _)| *k).collect();
     let kind = match present.as_slice() {
@@ -248,6 +310,7 @@ pub fn check(d: &DeclarationJson) -> Result<Checked, Invalid> {
         None => None,
     };
     let mut pid = None;
+    let mut registration_id = None;
     match kind {
         Kind::In => {
             let i = d
@@ -293,12 +356,45 @@ pub fn check(d: &DeclarationJson) -> Result<Checked, Invalid> {
                 .ok_or_else(|| Invalid::new("dimonaCancel", "is required"))?;
             pid = Some(period_id("dimonaCancel.periodId", c.period_id.as_ref())?);
         }
+        Kind::DailyRegistration => {
+            let r = d
+                .daily_registration
+                .as_ref()
+                .ok_or_else(|| Invalid::new("dailyRegistration", "is required"))?;
+            if r.attestation_status.is_none() {
+                return Err(Invalid::new(
+                    "dailyRegistration.attestationStatus",
+                    "is required (0 create, 1 modify, 3 cancel)",
+                ));
+            }
+            if r.attestation_status().is_none() {
+                return Err(Invalid::new(
+                    "dailyRegistration.attestationStatus",
+                    "must be 0 (create), 1 (modify) or 3 (cancel)",
+                ));
+            }
+            registration_id = optional_id(
+                "dailyRegistration.registrationId",
+                "the daily registration id",
+                r.registration_id.as_ref(),
+                DailyRegistrationId::parse,
+            )?;
+            pid = optional_id(
+                "dailyRegistration.periodId",
+                "the Dimona period id",
+                r.period_id.as_ref(),
+                DimonaPeriodId::parse,
+            )?;
+            date("dailyRegistration.startDate", &r.start_date)?;
+            date("dailyRegistration.endDate", &r.end_date)?;
+        }
     }
     Ok(Checked {
         kind,
         employer,
         ssin,
         period_id: pid,
+        registration_id,
     })
 }
 
@@ -370,6 +466,56 @@ mod tests {
                 format!("{key}.periodId")
             );
         }
+    }
+
+    #[test]
+    fn a_daily_registration_is_checked_for_its_identifiers_and_dates() {
+        let pid = DimonaPeriodId::from_sequence(1_000_000_042).expect("pid");
+        let rid = DailyRegistrationId::from_counter(7).expect("rid");
+        let c = door(json!({"employer": {"employerId": 935467}, "dailyRegistration": {
+            "attestationStatus": "0", "periodId": format!("{pid}"), "startDate": "2026-12-05", "startHour": "1800"}}))
+        .expect("accepted");
+        assert_eq!(c.kind, Kind::DailyRegistration);
+        assert_eq!(
+            (c.period_id, c.registration_id, c.ssin),
+            (Some(pid), None, None)
+        );
+        let c = door(
+            json!({"employer": {"employerId": 935467}, "dailyRegistration": {
+            "attestationStatus": 3, "registrationId": rid.value()}}),
+        )
+        .expect("accepted");
+        assert_eq!((c.period_id, c.registration_id), (None, Some(rid)));
+        // Unknown statuses pass the door: the rules refuse them (00110-003).
+        assert!(door(json!({"employer": {"employerId": 935467}, "dailyRegistration": {"attestationStatus": "2"}})).is_ok());
+        let refused = |daily: Value| {
+            refused_field(json!({"employer": {"employerId": 935467}, "dailyRegistration": daily}))
+        };
+        assert_eq!(refused(json!({})), "dailyRegistration.attestationStatus");
+        assert_eq!(
+            refused(json!({"attestationStatus": [0]})),
+            "dailyRegistration.attestationStatus"
+        );
+        for bad in [json!("123456789000"), json!(-1), json!(true)] {
+            assert_eq!(
+                refused(json!({"attestationStatus": "1", "registrationId": bad})),
+                "dailyRegistration.registrationId"
+            );
+            assert_eq!(
+                refused(json!({"attestationStatus": "0", "periodId": bad})),
+                "dailyRegistration.periodId"
+            );
+        }
+        assert_eq!(
+            refused(json!({"attestationStatus": "0", "startDate": "2026-02-30"})),
+            "dailyRegistration.startDate"
+        );
+        assert_eq!(
+            refused(json!({"attestationStatus": "0", "endDate": "x"})),
+            "dailyRegistration.endDate"
+        );
+        assert_eq!(Kind::DailyRegistration.json_key(), "dailyRegistration");
+        assert_eq!(Kind::DailyRegistration.code(), "DAILY");
     }
 
     #[test]

@@ -11,7 +11,9 @@
 use crate::declaration::{self, DeclarationJson, EmployerRef};
 use crate::{Dimona, SubmitError};
 use kruispunt_batch::acrf::{Stamp, acrf};
-use kruispunt_batch::notification::{Anomaly, NotifiedForm, Original, Outcome, notification};
+use kruispunt_batch::notification::{
+    Anomaly, DailyImpact, DailyValues, NotifiedForm, Original, Outcome, notification,
+};
 use kruispunt_batch::{FileError, Form, Limits, ReadOutcome};
 use kruispunt_domain::Invalid;
 use kruispunt_domain::clock::Timestamp;
@@ -212,6 +214,34 @@ fn form_record(form: &Form) -> Value {
     })
 }
 
+/// The impact report of a processed, accepted daily registration.
+fn daily_impact(d: &kruispunt_store::DeclarationRow) -> Option<DailyImpact> {
+    let (id, period) = (d.registration_id?, d.period_id?);
+    let impact: Value = d
+        .registration_impact
+        .as_deref()
+        .and_then(|i| serde_json::from_str(i).ok())
+        .unwrap_or(Value::Null);
+    let values = |v: &Value| {
+        v.is_object().then(|| {
+            let s = |k: &str| v[k].as_str().map(str::to_owned);
+            DailyValues {
+                start_date: s("startDate"),
+                start_hour: s("startHour"),
+                end_date: s("endDate"),
+                end_hour: s("endHour"),
+            }
+        })
+    };
+    Some(DailyImpact {
+        registration_id: format!("{id:012}"),
+        attestation_status: impact["attestationStatus"].as_str().map(str::to_owned),
+        period_id: format!("{period:012}"),
+        before: values(&impact["before"]),
+        after: values(&impact["after"]),
+    })
+}
+
 impl Dimona {
     /// Receives a file from `sender` (an employer, or a provider declaring
     /// for the employers that mandate it). `input` is read on a blocking
@@ -256,10 +286,12 @@ impl Dimona {
                 form: record.clone(),
             };
             let Some(body) = form.to_v2_json(Some(sender.value())) else {
+                // Every kind the reader accepts has a JSON form; kept for
+                // a kind the schema may gain.
                 rows.push(refused(door_anomaly(
                     form,
                     "",
-                    "daily registrations are not handled by this service; declare the period with a DimonaIn",
+                    "this kind of form is not handled by this service",
                     "005",
                 )));
                 continue;
@@ -512,6 +544,7 @@ impl Dimona {
                         outcome: Outcome::Refused,
                         anomalies: anomalies.iter().map(to_anomaly).collect(),
                         period_id: None,
+                        daily: None,
                     }
                 }
                 Some(d) => {
@@ -520,6 +553,7 @@ impl Dimona {
                         .as_deref()
                         .and_then(|a| serde_json::from_str(a).ok())
                         .unwrap_or_default();
+                    let daily = daily_impact(d);
                     let outcome = match d.result.as_deref() {
                         Some("B") => Outcome::Refused,
                         Some("S") => Outcome::Pending,
@@ -546,7 +580,13 @@ impl Dimona {
                         handled_reference: d.id.clone(),
                         outcome,
                         anomalies: anomalies.iter().map(to_anomaly).collect(),
-                        period_id: d.period_id.map(|p| format!("{p:012}")),
+                        // A daily registration reports its period in its
+                        // own impact report.
+                        period_id: d
+                            .period_id
+                            .filter(|_| daily.is_none())
+                            .map(|p| format!("{p:012}")),
+                        daily,
                     }
                 }
             };

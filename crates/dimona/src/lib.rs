@@ -41,6 +41,21 @@ pub fn validate_offline(
         .map_err(|e| Invalid::new("body", format!("is not a Dimona declaration: {e}")))?;
     let checked = declaration::check(&parsed)?;
     let date = |s: &Option<String>| s.as_deref().and_then(|d| parse_date("date", d).ok());
+    if let Some(r) = &parsed.daily_registration {
+        // The rules of the declaration alone; the period and the
+        // registration it names are the server's.
+        let facts = kruispunt_domain::dimona::DailyFacts {
+            attestation_status: r.attestation_status(),
+            has_registration_id: checked.registration_id.is_some(),
+            has_period_id: checked.period_id.is_some(),
+            start: date(&r.start_date),
+            start_hour: r.start_hour.clone(),
+            end: date(&r.end_date),
+            end_hour: r.end_hour.clone(),
+        };
+        let (_, anomalies) = kruispunt_domain::dimona::check_daily_registration(&facts);
+        return Ok((checked.kind, anomalies));
+    }
     let anomalies = match (checked.kind, &parsed.dimona_in, &parsed.dimona_out) {
         (declaration::Kind::In, Some(i), _) => kruispunt_domain::dimona::check_in(
             &kruispunt_domain::dimona::InFacts {
@@ -169,6 +184,15 @@ impl Dimona {
                 format!("is not a Dimona declaration: {e}"),
             ))
         })?;
+        if parsed.daily_registration.is_some() {
+            // kruispunt's batch extension: the ONSS REST v2 has no daily
+            // registrations.
+            return Err(SubmitError::Invalid(Invalid::new(
+                "dailyRegistration",
+                "daily registrations are declared through the batch channel \
+                 (DailyRegistrationDeclaration in a Dimona file), not this API",
+            )));
+        }
         let checked = declaration::check(&parsed).map_err(SubmitError::Invalid)?;
         let employer = match checked.employer {
             EmployerRef::Id(id) => Some(id),

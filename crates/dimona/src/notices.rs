@@ -25,12 +25,17 @@ pub fn notice_json(notice_seq: i64, d: &DeclarationRow) -> Value {
         .as_deref()
         .and_then(|a| serde_json::from_str(a).ok())
         .unwrap_or(json!([]));
-    json!({
+    let mut notice = json!({
         "noticeId": notice_seq, "employerId": d.employer_id, "declarationId": d.id,
         "declarationType": d.kind, "result": d.result,
         "period": d.period_id.map(|p| json!({"id": p})), "anomalies": anomalies,
         "processedAt": d.processed_at.map(|t| Timestamp(t).rfc3339()),
-    })
+    });
+    // Only on a daily registration's notice (declarationType DAILY).
+    if let Some(id) = d.registration_id {
+        notice["dailyRegistration"] = json!({"id": id});
+    }
+    notice
 }
 
 /// The `Idempotency-Key` of a notice's deliveries (the same on every retry).

@@ -7,15 +7,18 @@ use crate::Dimona;
 use crate::declaration::{Checked, DeclarationJson, Kind, check};
 use kruispunt_domain::clock::{format_date, parse_date};
 use kruispunt_domain::dimona::{
-    AnomalyKind, DeclarationResult, ExistingPeriod, InFacts, WorkerType, anomaly, check_in,
-    check_out,
+    AnomalyKind, DailyAction, DailyFacts, DailyPeriod, DailyState, DeclarationResult,
+    ExistingPeriod, InFacts, WorkerType, anomaly, check_daily_on, check_daily_registration,
+    check_in, check_out,
 };
-use kruispunt_domain::ids::{DimonaPeriodId, EmployerId, Ssin};
+use kruispunt_domain::ids::{DailyRegistrationId, DimonaPeriodId, EmployerId, Ssin};
 use kruispunt_domain::registers::{Employer, Institution, Person};
 use kruispunt_domain::sectors::DIMONA_CAPACITY;
 use kruispunt_hub::HubError;
 use kruispunt_store::dimona_pass::{self, FinishedDeclaration, ReferenceState};
-use kruispunt_store::{AuditDraft, Backend, DeclarationRow, PeriodRow, PersonChange, Store};
+use kruispunt_store::{
+    AuditDraft, Backend, DailyRegistrationRow, DeclarationRow, PeriodRow, PersonChange, Store,
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -92,6 +95,29 @@ pub(crate) struct Pass {
     end_period: i64,
     /// Notice webhooks of the batch's employers (employer id → URL).
     webhooks: HashMap<i64, String>,
+    /// Daily registrations read or written in this pass, by id.
+    registrations: HashMap<i64, DailyRegistrationRow>,
+    /// Registrations to write, in the order they were first changed.
+    dirty_registrations: Vec<i64>,
+    /// Reserved daily registration counter values still free: `next..end`.
+    next_registration: i64,
+    end_registration: i64,
+}
+
+/// What a daily registration's decision leaves for its declaration.
+#[derive(Default)]
+struct DailyDecided {
+    /// The period the registration is (to be) on, when known.
+    period: Option<PeriodRow>,
+    /// The registration created or changed, when accepted.
+    registration_id: Option<i64>,
+    /// `{attestationStatus, before?, after?}`, when accepted.
+    impact: Option<Value>,
+}
+
+fn daily_values(r: &DailyRegistrationRow) -> Value {
+    json!({"startDate": r.start_date, "startHour": r.start_hour,
+           "endDate": r.end_date, "endHour": r.end_hour})
 }
 
 impl Pass {
@@ -104,6 +130,14 @@ impl Pass {
             self.dirty.push(id);
         }
         self.periods.insert(id, p);
+    }
+
+    fn touch_registration(&mut self, r: DailyRegistrationRow) {
+        let id = r.registration_id;
+        if !self.dirty_registrations.contains(&id) {
+            self.dirty_registrations.push(id);
+        }
+        self.registrations.insert(id, r);
     }
 
     fn known(&mut self, p: PeriodRow) {
@@ -181,6 +215,135 @@ impl Pass {
                    "birthDate": p.birth_date.map(format_date), "gender": p.sex.map(|s| s.code())})
         })
     }
+}
+
+/// Decides a daily registration: the rules of the declaration alone, then
+/// against the period and the registration the pass knows (an earlier
+/// declaration of the pass included); when nothing blocks, the
+/// registration as it is now, in the pass.
+fn decide_daily(
+    c: &Claimed<'_>,
+    pass: &mut Pass,
+    anomalies: &mut Vec<AnomalyKind>,
+) -> Result<DailyDecided, HubError> {
+    let d = c.row;
+    let r = c
+        .body
+        .daily_registration
+        .as_ref()
+        .ok_or_else(|| HubError::Internal("no dailyRegistration".into()))?;
+    let facts = DailyFacts {
+        attestation_status: r.attestation_status(),
+        has_registration_id: c.checked.registration_id.is_some(),
+        has_period_id: c.checked.period_id.is_some(),
+        start: date(&r.start_date),
+        start_hour: r.start_hour.clone(),
+        end: date(&r.end_date),
+        end_hour: r.end_hour.clone(),
+    };
+    let mut out = DailyDecided::default();
+    let (action, found) = check_daily_registration(&facts);
+    anomalies.extend(found);
+    let Some(action) = action else {
+        return Ok(out);
+    };
+    if DeclarationResult::from_anomalies(anomalies) == DeclarationResult::B {
+        return Ok(out);
+    }
+    // Another employer's registration or period is as good as unknown.
+    let stored = c
+        .checked
+        .registration_id
+        .and_then(|id| pass.registrations.get(&id.as_i64()))
+        .filter(|x| x.employer_id == d.employer_id)
+        .cloned();
+    let period_id = match action {
+        DailyAction::Create => c.checked.period_id.map(|p| p.as_i64()),
+        DailyAction::Modify | DailyAction::Cancel => stored.as_ref().map(|s| s.period_id),
+    };
+    let period = period_id
+        .and_then(|id| pass.periods.get(&id))
+        .filter(|p| p.employer_id == d.employer_id)
+        .cloned();
+    let daily_period = period.as_ref().and_then(|p| {
+        Some(DailyPeriod {
+            start: date(&Some(p.start_date.clone()))?,
+            end: date(&p.end_date),
+            cancelled: p.status == "cancelled",
+        })
+    });
+    let state = stored.as_ref().and_then(|s| {
+        Some((
+            DailyState {
+                start: date(&Some(s.start_date.clone()))?,
+                start_hour: s.start_hour.clone(),
+                end: date(&s.end_date),
+                end_hour: s.end_hour.clone(),
+            },
+            s.status == "cancelled",
+        ))
+    });
+    let outcome = check_daily_on(
+        action,
+        &facts,
+        state.as_ref().map(|(s, cancelled)| (s, *cancelled)),
+        daily_period.as_ref(),
+    );
+    anomalies.extend(outcome.anomalies);
+    out.period = period.clone();
+    if DeclarationResult::from_anomalies(anomalies) == DeclarationResult::B {
+        return Ok(out);
+    }
+    let missing = || HubError::Internal("daily registration accepted without its data".into());
+    let p = period.ok_or_else(missing)?;
+    let row = match (action, stored.clone(), outcome.after) {
+        (DailyAction::Create, _, Some(after)) => {
+            if pass.next_registration >= pass.end_registration {
+                return Err(HubError::Internal(
+                    "no daily registration number reserved".into(),
+                ));
+            }
+            let n = pass.next_registration;
+            pass.next_registration += 1;
+            let id = DailyRegistrationId::from_counter(u64::try_from(n - 1).unwrap_or(u64::MAX))
+                .map_err(|e| HubError::Internal(e.to_string()))?;
+            DailyRegistrationRow {
+                registration_id: id.as_i64(),
+                period_id: p.period_id,
+                employer_id: d.employer_id,
+                ssin: p.ssin.clone(),
+                start_date: format_date(after.start),
+                start_hour: after.start_hour,
+                end_date: after.end.map(format_date),
+                end_hour: after.end_hour,
+                status: "active".into(),
+                declaration_id: d.id.clone(),
+            }
+        }
+        (DailyAction::Modify, Some(old), Some(after)) => DailyRegistrationRow {
+            start_date: format_date(after.start),
+            start_hour: after.start_hour,
+            end_date: after.end.map(format_date),
+            end_hour: after.end_hour,
+            ..old
+        },
+        (DailyAction::Cancel, Some(old), _) => DailyRegistrationRow {
+            status: "cancelled".into(),
+            ..old
+        },
+        _ => return Err(missing()),
+    };
+    let mut impact = json!({"attestationStatus": action.code()});
+    if let Some(old) = &stored {
+        impact["before"] = daily_values(old);
+    }
+    if action != DailyAction::Cancel {
+        impact["after"] = daily_values(&row);
+    }
+    out.registration_id = Some(row.registration_id);
+    out.impact = Some(impact);
+    pass.touch_registration(row);
+    Ok(out)
 }
 
 /// A claimed declaration, parsed, with its worker's SSIN when known.
@@ -277,9 +440,21 @@ impl Dimona {
         let mut tx = store.begin_audited(hub.config().checkpoint_every).await?;
         let backend = tx.backend();
         pass.webhooks = dimona_pass::notice_webhooks_in(tx.conn(), backend, &employer_ids).await?;
+        // Daily registrations named by modifies and cancels, first: their
+        // periods are read with the others.
+        let registration_ids: Vec<i64> = claimed
+            .iter()
+            .filter_map(|c| c.checked.registration_id.map(|r| r.as_i64()))
+            .collect();
+        let mut registrations = if registration_ids.is_empty() {
+            Vec::new()
+        } else {
+            dimona_pass::daily_registrations_by_id_in(tx.conn(), backend, &registration_ids).await?
+        };
         let period_ids: Vec<i64> = claimed
             .iter()
             .filter_map(|c| c.checked.period_id.map(|p| p.as_i64()))
+            .chain(registrations.iter().map(|r| r.period_id))
             .collect();
         let mut found = if period_ids.is_empty() {
             Vec::new()
@@ -290,6 +465,7 @@ impl Dimona {
             .iter()
             .filter_map(|c| c.ssin.map(|s| s.to_string()))
             .chain(found.iter().map(|p| p.ssin.clone()))
+            .chain(registrations.iter().map(|r| r.ssin.clone()))
             .collect();
         ssins.sort_unstable();
         ssins.dedup();
@@ -297,6 +473,15 @@ impl Dimona {
         if backend == Backend::Postgres && !period_ids.is_empty() {
             // Read again under the locks: another node may have changed them.
             found = dimona_pass::periods_by_id_in(tx.conn(), backend, &period_ids).await?;
+        }
+        if backend == Backend::Postgres && !registration_ids.is_empty() {
+            // Likewise (a registration's worker is its period's).
+            registrations =
+                dimona_pass::daily_registrations_by_id_in(tx.conn(), backend, &registration_ids)
+                    .await?;
+        }
+        for r in registrations {
+            pass.registrations.insert(r.registration_id, r);
         }
         for p in found {
             pass.known(p);
@@ -318,6 +503,23 @@ impl Dimona {
             pass.end_period = pass.next_period + ins;
         }
 
+        let creates = claimed
+            .iter()
+            .filter(|c| {
+                c.body
+                    .daily_registration
+                    .as_ref()
+                    .and_then(|r| r.attestation_status())
+                    .and_then(|s| DailyAction::parse(&s))
+                    == Some(DailyAction::Create)
+            })
+            .count() as i64;
+        if creates > 0 {
+            pass.next_registration =
+                dimona_pass::reserve_in(tx.conn(), "daily_registration", creates).await?;
+            pass.end_registration = pass.next_registration + creates;
+        }
+
         for c in &claimed {
             self.decide(c, &mut pass, now)?;
         }
@@ -330,6 +532,18 @@ impl Dimona {
         dimona_pass::upsert_periods_in(tx.conn(), backend, &dirty, now.millis()).await?;
         dimona_pass::upsert_references_in(tx.conn(), backend, &pass.references, now.millis())
             .await?;
+        let registrations: Vec<DailyRegistrationRow> = pass
+            .dirty_registrations
+            .iter()
+            .filter_map(|id| pass.registrations.get(id).cloned())
+            .collect();
+        dimona_pass::upsert_daily_registrations_in(
+            tx.conn(),
+            backend,
+            &registrations,
+            now.millis(),
+        )
+        .await?;
         Store::notify_changes_in(
             tx.conn(),
             backend,
@@ -394,6 +608,7 @@ impl Dimona {
         let mut worker: Option<Value> = None;
         let mut period: Option<PeriodRow> = None;
         let mut changed = false;
+        let mut daily: Option<(Option<i64>, Option<Value>)> = None;
         if pass
             .employers
             .get(&d.employer_id)
@@ -469,6 +684,18 @@ impl Dimona {
                     changed = true;
                     period = Some(p);
                 }
+            }
+            Kind::DailyRegistration => {
+                // A daily registration records presence on a period and
+                // changes nothing the hub's institutions are told about: no
+                // `employment.changed` (nor a reference change) follows it.
+                let decided = decide_daily(c, pass, &mut anomalies)?;
+                worker = decided
+                    .period
+                    .as_ref()
+                    .and_then(|p| pass.worker_json(&p.ssin));
+                period = decided.period;
+                daily = Some((decided.registration_id, decided.impact));
             }
             Kind::Out | Kind::Update | Kind::Cancel => {
                 let pid = checked
@@ -585,6 +812,8 @@ impl Dimona {
                 .map(|p| p.period_id),
             anomalies: anomalies_json(&anomalies).to_string(),
             worker: worker.map(|w| w.to_string()),
+            registration_id: daily.as_ref().and_then(|d| d.0),
+            registration_impact: daily.and_then(|d| d.1).map(|i| i.to_string()),
         });
         pass.audit.push(AuditDraft {
             ticket: hub.ticket(),
@@ -705,6 +934,8 @@ impl Dimona {
             period_id: None,
             anomalies: "[]".into(),
             worker,
+            registration_id: None,
+            registration_impact: None,
         });
         pass.audit.push(AuditDraft {
             ticket: self.hub().ticket(),

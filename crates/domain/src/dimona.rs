@@ -148,6 +148,24 @@ anomalies! {
     PLANNED_HOURS_MISSING = "01135-001", Blocking, "Nombre d'heures planifiées absent (obligatoire pour ce type de travailleur)", "Aantal geplande uren niet aanwezig (verplicht voor dit type werknemer)";
     PLANNED_HOURS_INVALID = "01135-003", Blocking, "Nombre d'heures planifiées invalide (1 à 999)", "Aantal geplande uren ongeldig (1 tot 999)";
     PLANNED_HOURS_FORBIDDEN = "01135-005", Blocking, "Nombre d'heures planifiées interdit pour ce type de travailleur", "Aantal geplande uren verboden voor dit type werknemer";
+    // Daily registrations (block 90480): NL from the ONSS glossary (zone
+    // title and anomaly title, as above), FR translated.
+    ATTESTATION_STATUS_MISSING = "00110-001", Blocking, "Statut de l'attestation absent", "Status van het attest niet aanwezig";
+    ATTESTATION_STATUS_INVALID = "00110-003", Blocking, "Statut de l'attestation invalide", "Status van het attest ongeldig";
+    DAILY_ID_MISSING = "01085-001", Blocking, "Numéro d'identification de l'enregistrement journalier absent", "Identificatienummer van de dagelijkse registratie niet aanwezig";
+    DAILY_ID_INVALID = "01085-003", Blocking, "Numéro d'identification de l'enregistrement journalier invalide", "Identificatienummer van de dagelijkse registratie ongeldig";
+    DAILY_ID_FORBIDDEN = "01085-005", Blocking, "Numéro d'identification de l'enregistrement journalier interdit", "Identificatienummer van de dagelijkse registratie verboden";
+    // The glossary's label of 01085-354 names the Dimona period: kept as published.
+    DAILY_UNKNOWN = "01085-354", Blocking, "Numéro de période Dimona inconnu", "Identificatienummer van Dimonaperiode onbekend";
+    DAILY_CANCELLED = "01085-355", Blocking, "Période Dimona ou enregistrement journalier déjà annulé", "Reeds geannuleerde Dimonaperiode of dagelijkse registratie";
+    DAILY_NOT_MODIFIABLE = "01085-181", Blocking, "Modification ou annulation non autorisée", "Wijziging of annulatie niet toegelaten";
+    PERIOD_ID_FORBIDDEN = "00913-005", Blocking, "Numéro de période Dimona interdit", "Identificatienummer van Dimonaperiode verboden";
+    DAILY_OUTSIDE_PERIOD = "00913-462", Blocking, "Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona", "Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode";
+    DAILY_START_OUTSIDE_PERIOD = "00910-462", Blocking, "Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona", "Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode";
+    START_FORBIDDEN = "00910-005", Blocking, "Date de début interdite", "Begindatum verboden";
+    END_FORBIDDEN = "00911-005", Blocking, "Date de fin interdite", "Einddatum verboden";
+    START_HOUR_FORBIDDEN = "00777-005", Blocking, "Heure de début interdite", "Beginuur verboden";
+    END_HOUR_FORBIDDEN = "00778-005", Blocking, "Heure de fin interdite", "Einduur verboden";
     NOT_IDENTIFIABLE = "90017-151", Blocking, "Travailleur non identifiable", "Niet identificeerbaar";
     CONTINGENT_EXCEEDED = "90017-369", NonBlocking, "Dépassement du contingent", "Overschrijding van het contingent";
     DUPLICATE = "90373-333", Blocking, "Période Dimona en double", "Dubbele Dimonaperiode";
@@ -380,6 +398,321 @@ pub fn check_out(start: Date, end: Option<Date>, today: Date) -> Vec<AnomalyKind
     out
 }
 
+/// What a daily registration declaration does: its `AttestationStatus`
+/// (zone 00110 in block 90480).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DailyAction {
+    /// `0`: a new registration on a Dimona period.
+    Create,
+    /// `1`: changes a registration's dates or hours.
+    Modify,
+    /// `3`: cancels a registration.
+    Cancel,
+}
+
+impl DailyAction {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "0" => Some(Self::Create),
+            "1" => Some(Self::Modify),
+            "3" => Some(Self::Cancel),
+            _ => None,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Create => "0",
+            Self::Modify => "1",
+            Self::Cancel => "3",
+        }
+    }
+    fn column(self) -> usize {
+        match self {
+            Self::Create => 0,
+            Self::Modify => 1,
+            Self::Cancel => 2,
+        }
+    }
+}
+
+/// A daily registration as declared (parsed from JSON or XML; identifiers
+/// were checked at the door, here only whether they were given matters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DailyFacts {
+    pub attestation_status: Option<String>,
+    pub has_registration_id: bool,
+    pub has_period_id: bool,
+    pub start: Option<Date>,
+    pub start_hour: Option<String>,
+    pub end: Option<Date>,
+    pub end_hour: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Mandatory,
+    Optional,
+    Forbidden,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum DailyZone {
+    RegistrationId,
+    PeriodId,
+    Start,
+    StartHour,
+    End,
+    EndHour,
+}
+
+impl DailyZone {
+    fn given(self, f: &DailyFacts) -> bool {
+        match self {
+            Self::RegistrationId => f.has_registration_id,
+            Self::PeriodId => f.has_period_id,
+            Self::Start => f.start.is_some(),
+            Self::StartHour => f.start_hour.is_some(),
+            Self::End => f.end.is_some(),
+            Self::EndHour => f.end_hour.is_some(),
+        }
+    }
+}
+
+/// The zones of block 90480 per action (create, modify, cancel), with the
+/// anomaly when a mandatory zone is missing and when a forbidden one is
+/// given. From the ONSS glossary, except `EndingDate` on a create: the
+/// glossary makes it mandatory there, kruispunt's specification optional
+/// (a registration may be closed later by a modify).
+const DAILY_ZONES: &[(DailyZone, [Presence; 3], AnomalyKind, AnomalyKind)] = {
+    use Presence::{Forbidden as F, Mandatory as M, Optional as O};
+    use anomaly as a;
+    &[
+        (
+            DailyZone::RegistrationId,
+            [F, M, M],
+            a::DAILY_ID_MISSING,
+            a::DAILY_ID_FORBIDDEN,
+        ),
+        (
+            DailyZone::PeriodId,
+            [M, F, F],
+            a::PERIOD_ID_MISSING,
+            a::PERIOD_ID_FORBIDDEN,
+        ),
+        (
+            DailyZone::Start,
+            [M, O, F],
+            a::START_MISSING,
+            a::START_FORBIDDEN,
+        ),
+        (
+            DailyZone::StartHour,
+            [M, O, F],
+            a::START_HOUR_MISSING,
+            a::START_HOUR_FORBIDDEN,
+        ),
+        (DailyZone::End, [O, O, F], a::END_MISSING, a::END_FORBIDDEN),
+        (
+            DailyZone::EndHour,
+            [O, O, F],
+            a::END_HOUR_MISSING,
+            a::END_HOUR_FORBIDDEN,
+        ),
+    ]
+};
+
+/// The rules of a daily registration that need no stored data: a known
+/// attestation status, the zones each action needs or forbids, valid
+/// hours, and (for a create, whose values are complete) an end not before
+/// the start. Returns the action when the status is known.
+pub fn check_daily_registration(f: &DailyFacts) -> (Option<DailyAction>, Vec<AnomalyKind>) {
+    let action = match f.attestation_status.as_deref() {
+        None => return (None, vec![anomaly::ATTESTATION_STATUS_MISSING]),
+        Some(s) => match DailyAction::parse(s) {
+            Some(a) => a,
+            None => return (None, vec![anomaly::ATTESTATION_STATUS_INVALID]),
+        },
+    };
+    let mut out = Vec::new();
+    for (zone, presence, missing, forbidden) in DAILY_ZONES {
+        match (presence[action.column()], zone.given(f)) {
+            (Presence::Mandatory, false) => out.push(*missing),
+            (Presence::Forbidden, true) => out.push(*forbidden),
+            _ => {}
+        }
+    }
+    if f.start_hour
+        .as_deref()
+        .is_some_and(|h| parse_hour(h).is_none())
+    {
+        out.push(anomaly::START_HOUR_INVALID);
+    }
+    if f.end_hour
+        .as_deref()
+        .is_some_and(|h| parse_hour(h).is_none())
+    {
+        out.push(anomaly::END_HOUR_INVALID);
+    }
+    if action == DailyAction::Create {
+        for a in daily_order(
+            f.start,
+            f.start_hour.as_deref(),
+            f.end,
+            f.end_hour.as_deref(),
+        ) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    (Some(action), out)
+}
+
+/// An end before the start (00911-014), or on the same day an end hour
+/// before the start hour (00778-345).
+fn daily_order(
+    start: Option<Date>,
+    start_hour: Option<&str>,
+    end: Option<Date>,
+    end_hour: Option<&str>,
+) -> Vec<AnomalyKind> {
+    let mut out = Vec::new();
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        out.push(anomaly::END_BEFORE_START);
+    }
+    let same_day = match (start, end) {
+        (_, None) => true,
+        (Some(s), Some(e)) => s == e,
+        (None, Some(_)) => false,
+    };
+    if let (Some(sh), Some(eh)) = (
+        start_hour.and_then(parse_hour),
+        end_hour.and_then(parse_hour),
+    ) && same_day
+        && eh < sh
+    {
+        out.push(anomaly::END_HOUR_BEFORE_START);
+    }
+    out
+}
+
+/// A daily registration as stored: one day of presence on a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyState {
+    pub start: Date,
+    /// `HHMM`.
+    pub start_hour: String,
+    pub end: Option<Date>,
+    pub end_hour: Option<String>,
+}
+
+/// The Dimona period a daily registration is (to be) on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyPeriod {
+    pub start: Date,
+    /// `None`: open-ended.
+    pub end: Option<Date>,
+    pub cancelled: bool,
+}
+
+impl DailyPeriod {
+    fn covers(&self, day: Date) -> bool {
+        day >= self.start && self.end.is_none_or(|e| day <= e)
+    }
+}
+
+/// What the stored data says about a daily registration that passed
+/// [`check_daily_registration`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyOutcome {
+    pub anomalies: Vec<AnomalyKind>,
+    /// The registration after the declaration, when accepted (`None`
+    /// after a cancel, or when refused).
+    pub after: Option<DailyState>,
+}
+
+/// The rules of a daily registration against stored data. `registration`:
+/// for a modify or cancel, the registration named (with whether it is
+/// cancelled), `None` when unknown or another employer's. `period`: the
+/// period named by a create, or the one the registration is on; `None`
+/// when unknown or another employer's.
+pub fn check_daily_on(
+    action: DailyAction,
+    f: &DailyFacts,
+    registration: Option<(&DailyState, bool)>,
+    period: Option<&DailyPeriod>,
+) -> DailyOutcome {
+    use anomaly as a;
+    let refused = |a: AnomalyKind| DailyOutcome {
+        anomalies: vec![a],
+        after: None,
+    };
+    match action {
+        DailyAction::Create => {
+            let Some(p) = period else {
+                return refused(a::PERIOD_UNKNOWN);
+            };
+            if p.cancelled {
+                return refused(a::PERIOD_CANCELLED);
+            }
+            let (Some(start), Some(start_hour)) = (f.start, f.start_hour.clone()) else {
+                return refused(a::START_MISSING);
+            };
+            if !p.covers(start) {
+                return refused(a::DAILY_OUTSIDE_PERIOD);
+            }
+            DailyOutcome {
+                anomalies: Vec::new(),
+                after: Some(DailyState {
+                    start,
+                    start_hour,
+                    end: f.end,
+                    end_hour: f.end_hour.clone(),
+                }),
+            }
+        }
+        DailyAction::Modify | DailyAction::Cancel => {
+            let Some((old, cancelled)) = registration else {
+                return refused(a::DAILY_UNKNOWN);
+            };
+            if cancelled {
+                return refused(a::DAILY_CANCELLED);
+            }
+            let Some(p) = period.filter(|p| !p.cancelled) else {
+                return refused(a::DAILY_NOT_MODIFIABLE);
+            };
+            if action == DailyAction::Cancel {
+                return DailyOutcome {
+                    anomalies: Vec::new(),
+                    after: None,
+                };
+            }
+            let new = DailyState {
+                start: f.start.unwrap_or(old.start),
+                start_hour: f
+                    .start_hour
+                    .clone()
+                    .unwrap_or_else(|| old.start_hour.clone()),
+                end: f.end.or(old.end),
+                end_hour: f.end_hour.clone().or_else(|| old.end_hour.clone()),
+            };
+            let mut anomalies = daily_order(
+                Some(new.start),
+                Some(&new.start_hour),
+                new.end,
+                new.end_hour.as_deref(),
+            );
+            if !p.covers(new.start) {
+                anomalies.push(a::DAILY_START_OUTSIDE_PERIOD);
+            }
+            let after = anomalies.is_empty().then_some(new);
+            DailyOutcome { anomalies, after }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,6 +874,246 @@ mod tests {
         assert_eq!(
             ids(&check_out(date!(2026 - 01 - 01), None, TODAY)),
             vec!["00911-001"]
+        );
+    }
+
+    fn create() -> DailyFacts {
+        DailyFacts {
+            attestation_status: Some("0".into()),
+            has_registration_id: false,
+            has_period_id: true,
+            start: Some(date!(2026 - 12 - 05)),
+            start_hour: Some("1800".into()),
+            end: Some(date!(2026 - 12 - 06)),
+            end_hour: Some("0200".into()),
+        }
+    }
+
+    #[test]
+    fn daily_registrations_need_a_known_attestation_status() {
+        let mut f = create();
+        f.attestation_status = None;
+        assert_eq!(ids(&check_daily_registration(&f).1), vec!["00110-001"]);
+        for bad in ["2", "4", "8", "x", ""] {
+            f.attestation_status = Some(bad.into());
+            let (action, a) = check_daily_registration(&f);
+            assert_eq!((action, ids(&a)), (None, vec!["00110-003"]), "{bad:?}");
+        }
+        f.attestation_status = Some("0".into());
+        assert_eq!(
+            check_daily_registration(&f),
+            (Some(DailyAction::Create), vec![])
+        );
+    }
+
+    /// Each row: the action, the zones given (registration id, period id,
+    /// start date, start hour, end date, end hour), the anomalies.
+    #[test]
+    fn daily_registration_zones_per_action() {
+        let table: &[(&str, [bool; 6], &[&str])] = &[
+            ("0", [false, true, true, true, false, false], &[]),
+            ("0", [false, true, true, true, true, true], &[]),
+            (
+                "0",
+                [false, false, false, false, false, false],
+                &["00913-001", "00910-001", "00777-001"],
+            ),
+            ("0", [true, true, true, true, false, false], &["01085-005"]),
+            ("0", [false, true, true, false, true, true], &["00777-001"]),
+            ("1", [true, false, false, false, false, false], &[]),
+            ("1", [true, false, true, true, true, true], &[]),
+            (
+                "1",
+                [false, false, true, false, false, false],
+                &["01085-001"],
+            ),
+            (
+                "1",
+                [true, true, false, false, false, false],
+                &["00913-005"],
+            ),
+            ("3", [true, false, false, false, false, false], &[]),
+            (
+                "3",
+                [false, false, false, false, false, false],
+                &["01085-001"],
+            ),
+            (
+                "3",
+                [true, true, true, true, true, true],
+                &[
+                    "00913-005",
+                    "00910-005",
+                    "00777-005",
+                    "00911-005",
+                    "00778-005",
+                ],
+            ),
+        ];
+        for (status, given, expected) in table {
+            let f = DailyFacts {
+                attestation_status: Some((*status).into()),
+                has_registration_id: given[0],
+                has_period_id: given[1],
+                start: given[2].then_some(date!(2026 - 12 - 05)),
+                start_hour: given[3].then(|| "1800".into()),
+                end: given[4].then_some(date!(2026 - 12 - 05)),
+                end_hour: given[5].then(|| "2300".into()),
+            };
+            assert_eq!(
+                ids(&check_daily_registration(&f).1),
+                *expected,
+                "status {status}, given {given:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn daily_registration_hours_and_order() {
+        let mut f = create();
+        f.end = Some(date!(2026 - 12 - 04));
+        assert_eq!(ids(&check_daily_registration(&f).1), vec!["00911-014"]);
+        let mut f = create();
+        f.end = Some(date!(2026 - 12 - 05));
+        assert_eq!(ids(&check_daily_registration(&f).1), vec!["00778-345"]);
+        f.end = None;
+        assert_eq!(ids(&check_daily_registration(&f).1), vec!["00778-345"]);
+        let mut f = create();
+        f.start_hour = Some("2460".into());
+        f.end_hour = Some("99".into());
+        assert_eq!(
+            ids(&check_daily_registration(&f).1),
+            vec!["00777-003", "00778-003"]
+        );
+    }
+
+    #[test]
+    fn daily_registrations_against_the_period_and_the_stored_registration() {
+        let f = create();
+        let period = DailyPeriod {
+            start: date!(2026 - 12 - 05),
+            end: Some(date!(2026 - 12 - 06)),
+            cancelled: false,
+        };
+        let r = check_daily_on(DailyAction::Create, &f, None, Some(&period));
+        assert!(r.anomalies.is_empty(), "{r:?}");
+        assert_eq!(r.after.map(|s| s.start), Some(date!(2026 - 12 - 05)));
+        assert_eq!(
+            ids(&check_daily_on(DailyAction::Create, &f, None, None).anomalies),
+            vec!["00913-354"]
+        );
+        let cancelled = DailyPeriod {
+            cancelled: true,
+            ..period
+        };
+        assert_eq!(
+            ids(&check_daily_on(DailyAction::Create, &f, None, Some(&cancelled)).anomalies),
+            vec!["00913-355"]
+        );
+        let mut outside = create();
+        outside.start = Some(date!(2026 - 12 - 07));
+        assert_eq!(
+            ids(&check_daily_on(DailyAction::Create, &outside, None, Some(&period)).anomalies),
+            vec!["00913-462"]
+        );
+        // An open-ended period covers every later day, not earlier ones.
+        let open = DailyPeriod {
+            end: None,
+            ..period
+        };
+        assert!(
+            check_daily_on(DailyAction::Create, &outside, None, Some(&open))
+                .anomalies
+                .is_empty()
+        );
+        outside.start = Some(date!(2026 - 12 - 04));
+        assert_eq!(
+            ids(&check_daily_on(DailyAction::Create, &outside, None, Some(&open)).anomalies),
+            vec!["00913-462"]
+        );
+
+        let stored = DailyState {
+            start: date!(2026 - 12 - 05),
+            start_hour: "1800".into(),
+            end: Some(date!(2026 - 12 - 06)),
+            end_hour: Some("0200".into()),
+        };
+        let modify = DailyFacts {
+            attestation_status: Some("1".into()),
+            has_registration_id: true,
+            end_hour: Some("0300".into()),
+            ..DailyFacts::default()
+        };
+        let r = check_daily_on(
+            DailyAction::Modify,
+            &modify,
+            Some((&stored, false)),
+            Some(&period),
+        );
+        assert!(r.anomalies.is_empty(), "{r:?}");
+        assert_eq!(r.after.and_then(|s| s.end_hour), Some("0300".into()));
+        let moved = DailyFacts {
+            start: Some(date!(2026 - 12 - 09)),
+            end: Some(date!(2026 - 12 - 09)),
+            end_hour: Some("2300".into()),
+            ..modify.clone()
+        };
+        let r = check_daily_on(
+            DailyAction::Modify,
+            &moved,
+            Some((&stored, false)),
+            Some(&period),
+        );
+        assert_eq!((ids(&r.anomalies), r.after), (vec!["00910-462"], None));
+        // The merged values are ordered: a new start after the stored end.
+        let late = DailyFacts {
+            start: Some(date!(2026 - 12 - 06)),
+            end_hour: None,
+            ..modify.clone()
+        };
+        let r = check_daily_on(
+            DailyAction::Modify,
+            &late,
+            Some((&stored, false)),
+            Some(&period),
+        );
+        assert_eq!(ids(&r.anomalies), vec!["00778-345"]);
+        let cancel = DailyFacts {
+            attestation_status: Some("3".into()),
+            has_registration_id: true,
+            ..DailyFacts::default()
+        };
+        for action in [DailyAction::Modify, DailyAction::Cancel] {
+            let f = if action == DailyAction::Cancel {
+                &cancel
+            } else {
+                &modify
+            };
+            assert_eq!(
+                ids(&check_daily_on(action, f, None, Some(&period)).anomalies),
+                vec!["01085-354"]
+            );
+            assert_eq!(
+                ids(&check_daily_on(action, f, Some((&stored, true)), Some(&period)).anomalies),
+                vec!["01085-355"]
+            );
+            assert_eq!(
+                ids(&check_daily_on(action, f, Some((&stored, false)), Some(&cancelled)).anomalies),
+                vec!["01085-181"]
+            );
+        }
+        let r = check_daily_on(
+            DailyAction::Cancel,
+            &cancel,
+            Some((&stored, false)),
+            Some(&period),
+        );
+        assert_eq!(
+            r,
+            DailyOutcome {
+                anomalies: vec![],
+                after: None
+            }
         );
     }
 

@@ -28,6 +28,10 @@ pub struct DeclarationRow {
     pub period_id: Option<i64>,
     pub anomalies: Option<String>,
     pub worker: Option<String>,
+    /// A daily registration's declaration: the registration it created or
+    /// changed, and what changed (JSON), once processed and accepted.
+    pub registration_id: Option<i64>,
+    pub registration_impact: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +65,40 @@ pub(crate) fn declaration_from(r: &AnyRow) -> Result<DeclarationRow, sqlx::Error
         period_id: r.try_get("period_id")?,
         anomalies: r.try_get("anomalies")?,
         worker: r.try_get("worker")?,
+        registration_id: r.try_get("registration_id")?,
+        registration_impact: r.try_get("registration_impact")?,
+    })
+}
+
+/// A daily registration: one day of presence on a Dimona period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRegistrationRow {
+    pub registration_id: i64,
+    pub period_id: i64,
+    pub employer_id: i64,
+    pub ssin: String,
+    pub start_date: String,
+    pub start_hour: String,
+    pub end_date: Option<String>,
+    pub end_hour: Option<String>,
+    /// `active` or `cancelled`.
+    pub status: String,
+    /// The declaration that created it.
+    pub declaration_id: String,
+}
+
+pub(crate) fn daily_registration_from(r: &AnyRow) -> Result<DailyRegistrationRow, sqlx::Error> {
+    Ok(DailyRegistrationRow {
+        registration_id: r.try_get("registration_id")?,
+        period_id: r.try_get("period_id")?,
+        employer_id: r.try_get("employer_id")?,
+        ssin: r.try_get("ssin")?,
+        start_date: r.try_get("start_date")?,
+        start_hour: r.try_get("start_hour")?,
+        end_date: r.try_get("end_date")?,
+        end_hour: r.try_get("end_hour")?,
+        status: r.try_get("status")?,
+        declaration_id: r.try_get("declaration_id")?,
     })
 }
 
@@ -279,6 +317,34 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The daily registrations on these periods of the employer (every
+    /// status), by start date: the personnel file lists them with their
+    /// period. One statement per chunk of periods.
+    pub async fn daily_registrations_of_periods(
+        &self,
+        employer_id: i64,
+        period_ids: &[i64],
+    ) -> Result<Vec<DailyRegistrationRow>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in period_ids.chunks(self.bulk_rows(1).saturating_sub(1).max(1)) {
+            let mut sql = crate::sql::Sql::new(
+                self.backend,
+                "SELECT * FROM dimona_daily_registrations WHERE employer_id = ",
+            );
+            sql.param().push(" AND period_id IN ");
+            sql.list(chunk.len())
+                .push(" ORDER BY period_id, start_date, start_hour, registration_id");
+            let mut q = sql.query().bind(employer_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(daily_registration_from(&r)?);
+            }
+        }
+        Ok(out)
     }
 
     /// The personnel file of an employer.

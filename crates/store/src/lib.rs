@@ -29,7 +29,7 @@ pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
 pub use batch::{BatchFileRow, BatchFileSummary, BatchFormRow, NewBatchForm};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
-pub use dimona::{DeclarationRow, NewDeclaration, PeriodFilter, PeriodRow};
+pub use dimona::{DailyRegistrationRow, DeclarationRow, NewDeclaration, PeriodFilter, PeriodRow};
 pub use error::StoreError;
 pub use keys::SigningKeyRow;
 pub use mandates::MandateRow;

@@ -6,11 +6,13 @@
 //! digits. Every error says precisely what is wrong so callers can report it
 //! against the field that carried the value.
 
+mod daily_registration;
 mod dimona_period;
 mod enterprise;
 mod onss;
 mod ssin;
 
+pub use daily_registration::DailyRegistrationId;
 pub use dimona_period::DimonaPeriodId;
 pub use enterprise::{EnterpriseNumber, EstablishmentUnitNumber};
 pub use onss::{EmployerId, OnssNumberKind};

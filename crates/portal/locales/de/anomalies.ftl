@@ -32,3 +32,20 @@ anomaly-90373-334 = Überschneidende Dimona-Periode
 anomaly-90373-343 = Arbeitgeber im Arbeitgeberverzeichnis nicht aktiv
 anomaly-KP000-001 = Meldung kann nicht verarbeitet werden: wenden Sie sich an den Support
 anomaly-90373-460 = Verspätete Meldung
+
+# Daily registrations (block 90480).
+anomaly-00110-001 = Status der Bescheinigung fehlt
+anomaly-00110-003 = Status der Bescheinigung ungültig
+anomaly-01085-001 = Nummer der täglichen Registrierung fehlt
+anomaly-01085-003 = Nummer der täglichen Registrierung ungültig
+anomaly-01085-005 = Nummer der täglichen Registrierung nicht zulässig
+anomaly-01085-354 = Dimona-Periodennummer unbekannt
+anomaly-01085-355 = Dimona-Periode oder tägliche Registrierung bereits annulliert
+anomaly-01085-181 = Änderung oder Annullierung nicht zulässig
+anomaly-00913-005 = Dimona-Periodennummer nicht zulässig
+anomaly-00913-462 = Die tägliche Registrierung ist mit den Merkmalen der Dimona-Periode unvereinbar
+anomaly-00910-462 = Die tägliche Registrierung ist mit den Merkmalen der Dimona-Periode unvereinbar
+anomaly-00910-005 = Anfangsdatum nicht zulässig
+anomaly-00911-005 = Enddatum nicht zulässig
+anomaly-00777-005 = Anfangsuhrzeit nicht zulässig
+anomaly-00778-005 = Enduhrzeit nicht zulässig

@@ -241,6 +241,7 @@ batch-kind-DimonaIn = Beginn (IN)
 batch-kind-DimonaOut = Ende (OUT)
 batch-kind-DimonaUpdate = Änderung (UPDATE)
 batch-kind-DimonaCancel = Annullierung (CANCEL)
+batch-kind-DailyRegistrationDeclaration = Tägliche Registrierung
 batch-error-no-file = Wählen Sie die zu sendende Datei
 batch-error-too-large = Die Datei ist zu groß
 batch-error-name = Der Dateiname darf nur Buchstaben, Ziffern, Punkte, Bindestriche und Unterstriche enthalten (höchstens 64 Zeichen): Geben Sie ihr hier einen solchen Namen

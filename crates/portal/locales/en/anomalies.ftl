@@ -32,3 +32,20 @@ anomaly-90373-334 = Overlapping Dimona period
 anomaly-90373-343 = Employer not active in the employer directory
 anomaly-KP000-001 = The declaration cannot be processed: contact support
 anomaly-90373-460 = Late declaration
+
+# Daily registrations (block 90480).
+anomaly-00110-001 = Attestation status missing
+anomaly-00110-003 = Attestation status invalid
+anomaly-01085-001 = Daily registration number missing
+anomaly-01085-003 = Daily registration number invalid
+anomaly-01085-005 = Daily registration number not allowed
+anomaly-01085-354 = Dimona period number unknown
+anomaly-01085-355 = Dimona period or daily registration already cancelled
+anomaly-01085-181 = Modification or cancellation not allowed
+anomaly-00913-005 = Dimona period number not allowed
+anomaly-00913-462 = The daily registration does not match the characteristics of the Dimona period
+anomaly-00910-462 = The daily registration does not match the characteristics of the Dimona period
+anomaly-00910-005 = Start date not allowed
+anomaly-00911-005 = End date not allowed
+anomaly-00777-005 = Start time not allowed
+anomaly-00778-005 = End time not allowed

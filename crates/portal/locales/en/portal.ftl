@@ -241,6 +241,7 @@ batch-kind-DimonaIn = Start (IN)
 batch-kind-DimonaOut = End (OUT)
 batch-kind-DimonaUpdate = Change (UPDATE)
 batch-kind-DimonaCancel = Cancellation (CANCEL)
+batch-kind-DailyRegistrationDeclaration = Daily registration
 batch-error-no-file = Choose the file to send
 batch-error-too-large = The file is too large
 batch-error-name = The file name may hold only letters, digits, dots, hyphens and underscores (at most 64 characters): give it such a name here

@@ -32,3 +32,20 @@ anomaly-90373-334 = Période Dimona qui se chevauche
 anomaly-90373-343 = Employeur non actif dans le répertoire des employeurs
 anomaly-KP000-001 = Déclaration impossible à traiter : contactez le support
 anomaly-90373-460 = Déclaration tardive
+
+# Daily registrations (block 90480).
+anomaly-00110-001 = Statut de l'attestation absent
+anomaly-00110-003 = Statut de l'attestation invalide
+anomaly-01085-001 = Numéro d'identification de l'enregistrement journalier absent
+anomaly-01085-003 = Numéro d'identification de l'enregistrement journalier invalide
+anomaly-01085-005 = Numéro d'identification de l'enregistrement journalier interdit
+anomaly-01085-354 = Numéro de période Dimona inconnu
+anomaly-01085-355 = Période Dimona ou enregistrement journalier déjà annulé
+anomaly-01085-181 = Modification ou annulation non autorisée
+anomaly-00913-005 = Numéro de période Dimona interdit
+anomaly-00913-462 = Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona
+anomaly-00910-462 = Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona
+anomaly-00910-005 = Date de début interdite
+anomaly-00911-005 = Date de fin interdite
+anomaly-00777-005 = Heure de début interdite
+anomaly-00778-005 = Heure de fin interdite

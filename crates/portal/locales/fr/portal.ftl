@@ -241,6 +241,7 @@ batch-kind-DimonaIn = Début (IN)
 batch-kind-DimonaOut = Fin (OUT)
 batch-kind-DimonaUpdate = Modification (UPDATE)
 batch-kind-DimonaCancel = Annulation (CANCEL)
+batch-kind-DailyRegistrationDeclaration = Enregistrement journalier
 batch-error-no-file = Choisissez le fichier à envoyer
 batch-error-too-large = Le fichier est trop volumineux
 batch-error-name = Le nom du fichier ne peut contenir que des lettres, chiffres, points, traits d'union et soulignés (64 caractères au plus) : donnez-lui un tel nom ici

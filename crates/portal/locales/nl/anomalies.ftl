@@ -32,3 +32,20 @@ anomaly-90373-334 = Overlappende Dimonaperiode
 anomaly-90373-343 = Werkgever niet actief in het werkgeversrepertorium
 anomaly-KP000-001 = Aangifte kan niet verwerkt worden: contacteer de ondersteuning
 anomaly-90373-460 = Laattijdige aangifte
+
+# Daily registrations (block 90480).
+anomaly-00110-001 = Status van het attest niet aanwezig
+anomaly-00110-003 = Status van het attest ongeldig
+anomaly-01085-001 = Identificatienummer van de dagelijkse registratie niet aanwezig
+anomaly-01085-003 = Identificatienummer van de dagelijkse registratie ongeldig
+anomaly-01085-005 = Identificatienummer van de dagelijkse registratie verboden
+anomaly-01085-354 = Identificatienummer van Dimonaperiode onbekend
+anomaly-01085-355 = Reeds geannuleerde Dimonaperiode of dagelijkse registratie
+anomaly-01085-181 = Wijziging of annulatie niet toegelaten
+anomaly-00913-005 = Identificatienummer van Dimonaperiode verboden
+anomaly-00913-462 = Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode
+anomaly-00910-462 = Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode
+anomaly-00910-005 = Begindatum verboden
+anomaly-00911-005 = Einddatum verboden
+anomaly-00777-005 = Beginuur verboden
+anomaly-00778-005 = Einduur verboden

@@ -241,6 +241,7 @@ batch-kind-DimonaIn = Begin (IN)
 batch-kind-DimonaOut = Einde (OUT)
 batch-kind-DimonaUpdate = Wijziging (UPDATE)
 batch-kind-DimonaCancel = Annulering (CANCEL)
+batch-kind-DailyRegistrationDeclaration = Dagelijkse registratie
 batch-error-no-file = Kies het bestand dat u wilt versturen
 batch-error-too-large = Het bestand is te groot
 batch-error-name = De bestandsnaam mag alleen letters, cijfers, punten, koppeltekens en underscores bevatten (hoogstens 64 tekens): geef het hier zo'n naam

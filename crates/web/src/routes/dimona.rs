@@ -84,7 +84,7 @@ async fn acting_for(
 
 /// Declare (IN, OUT, UPDATE or CANCEL) in the ONSS v2 JSON.
 #[utoipa::path(post, path = "/REST/dimona/v2/declarations", tag = "dimona", security(("bearer" = [])),
-    request_body(content = Object, description = "ONSS Dimona v2: employer, worker, and one of dimonaIn, dimonaOut, dimonaUpdate, dimonaCancel"),
+    request_body(content = Object, description = "ONSS Dimona v2: employer, worker, and one of dimonaIn, dimonaOut, dimonaUpdate, dimonaCancel (daily registrations only through the batch channel: dailyRegistration is refused, 400)"),
     responses(
         (status = 201, description = "Received and durable; Location names the declaration", body = Object),
         (status = 400, description = "Malformed declaration (the field is named)", body = crate::error::ErrorEnvelope),
@@ -156,6 +156,7 @@ pub async fn declaration(
         "dimonaOut",
         "dimonaUpdate",
         "dimonaCancel",
+        "dailyRegistration",
     ] {
         if let Some(v) = body.get(key) {
             out.insert(key.into(), v.clone());
@@ -177,6 +178,9 @@ pub async fn declaration(
     let mut status = json!({"declarationId": d.id, "result": result, "anomalies": anomalies});
     if let Some(p) = d.period_id {
         status["period"] = json!({"id": p});
+    }
+    if let Some(r) = d.registration_id {
+        status["dailyRegistration"] = json!({"id": r});
     }
     out.insert("declarationStatus".into(), status);
     Ok(Json(Value::Object(out)))
@@ -203,7 +207,7 @@ pub struct PeriodQuery {
 /// The personnel file: the employer's Dimona periods.
 #[utoipa::path(get, path = "/REST/dimona/v2/periods", tag = "dimona", security(("bearer" = [])), params(PeriodQuery),
     responses(
-        (status = 200, description = "{items:[{periodId, ssin, startDate, endDate?, workerType, jointCommissionNumber, status, ...}]}", body = Object),
+        (status = 200, description = "{items:[{periodId, ssin, startDate, endDate?, workerType, jointCommissionNumber, status, dailyRegistrations[{id, startDate, startHour, endDate?, endHour?, status}], ...}]}", body = Object),
         (status = 400, description = "Invalid filter", body = crate::error::ErrorEnvelope),
         (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
         (status = 403, description = "Another employer's file", body = crate::error::ErrorEnvelope)))]
@@ -268,6 +272,21 @@ pub async fn periods(
             },
         )
         .await?;
+    // The periods' daily registrations (batch channel), one query.
+    let ids: Vec<i64> = rows.iter().map(|p| p.period_id).collect();
+    let mut daily: std::collections::HashMap<i64, Vec<Value>> = std::collections::HashMap::new();
+    if !ids.is_empty() {
+        for r in state
+            .store()
+            .daily_registrations_of_periods(requested.as_i64(), &ids)
+            .await?
+        {
+            daily.entry(r.period_id).or_default().push(json!({
+                "id": r.registration_id, "startDate": r.start_date, "startHour": r.start_hour,
+                "endDate": r.end_date, "endHour": r.end_hour, "status": r.status,
+            }));
+        }
+    }
     let items: Vec<Value> = rows
         .iter()
         .map(|p| {
@@ -276,6 +295,7 @@ pub async fn periods(
                 "startHour": p.start_hour, "endHour": p.end_hour, "plannedHoursNumber": p.planned_hours,
                 "workerType": p.worker_type, "jointCommissionNumber": p.joint_committee, "status": p.status,
                 "declarationId": p.declaration_id,
+                "dailyRegistrations": daily.remove(&p.period_id).unwrap_or_default(),
             })
         })
         .collect();
@@ -300,7 +320,7 @@ pub struct NoticeQuery {
 /// in processing order.
 #[utoipa::path(get, path = "/REST/dimona/v2/notices", tag = "dimona", security(("bearer" = [])), params(NoticeQuery),
     responses(
-        (status = 200, description = "{items:[{noticeId, declarationId, declarationType, result, period?, anomalies, processedAt}], next}", body = Object),
+        (status = 200, description = "{items:[{noticeId, declarationId, declarationType, result, period?, dailyRegistration? (batch daily registrations), anomalies, processedAt}], next}", body = Object),
         (status = 400, description = "Invalid cursor or limit", body = crate::error::ErrorEnvelope),
         (status = 401, description = "No valid token", body = crate::error::ErrorEnvelope),
         (status = 403, description = "Not an employer token", body = crate::error::ErrorEnvelope)))]
