@@ -21,6 +21,7 @@ use kruispunt_domain::ids::EmployerId;
 use kruispunt_hub::HubError;
 use kruispunt_store::{NewBatchForm, NewDeclaration, StoreError};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::BufRead;
 
@@ -215,7 +216,7 @@ fn form_record(form: &Form) -> Value {
 }
 
 /// The impact report of a processed, accepted daily registration.
-fn daily_impact(d: &kruispunt_store::DeclarationRow) -> Option<DailyImpact> {
+fn daily_impact(d: &kruispunt_store::FormOutcome) -> Option<DailyImpact> {
     let (id, period) = (d.registration_id?, d.period_id?);
     let impact: Value = d
         .registration_impact
@@ -240,6 +241,32 @@ fn daily_impact(d: &kruispunt_store::DeclarationRow) -> Option<DailyImpact> {
         before: values(&impact["before"]),
         after: values(&impact["after"]),
     })
+}
+
+/// A form's record (see [`form_record`]) read back for its NOTIFICATION:
+/// typed, so that rendering a 10,000-form file does not build a JSON tree
+/// per form.
+#[derive(Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct FormRecord<'a> {
+    #[serde(borrow)]
+    identification: Cow<'a, str>,
+    #[serde(borrow)]
+    creation_date: Cow<'a, str>,
+    #[serde(borrow)]
+    creation_hour: Cow<'a, str>,
+    #[serde(borrow)]
+    attestation_status: Cow<'a, str>,
+    #[serde(borrow)]
+    type_form: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    /// (type, origin, number).
+    references: Vec<(String, String, String)>,
+    line: Option<u64>,
+    column: Option<u64>,
+    /// (tag, zone, text, line, column) of each value of the form.
+    values: Vec<(String, String, String, Option<u64>, Option<u64>)>,
 }
 
 impl Dimona {
@@ -467,28 +494,17 @@ impl Dimona {
         let mut companies: HashMap<i64, Option<String>> = HashMap::new();
         let mut forms = Vec::with_capacity(rows.len());
         for row in rows {
-            let rec: Value = serde_json::from_str(&row.form).unwrap_or(Value::Null);
-            let s = |k: &str| rec[k].as_str().unwrap_or_default().to_owned();
+            let rec: FormRecord = serde_json::from_str(&row.form).unwrap_or_default();
             let original = Original {
-                identification: s("identification"),
-                creation_date: s("creationDate"),
-                creation_hour: s("creationHour"),
-                attestation_status: s("attestationStatus"),
-                type_form: s("typeForm"),
-                references: rec["references"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|r| {
-                                let p = |i: usize| r[i].as_str().unwrap_or_default().to_owned();
-                                (p(0), p(1), p(2))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                identification: rec.identification.into_owned(),
+                creation_date: rec.creation_date.into_owned(),
+                creation_hour: rec.creation_hour.into_owned(),
+                attestation_status: rec.attestation_status.into_owned(),
+                type_form: rec.type_form.into_owned(),
+                references: rec.references,
             };
-            let values: Vec<Value> = rec["values"].as_array().cloned().unwrap_or_default();
-            let locate = |zone: &str| values.iter().find(|v| v[1].as_str() == Some(zone));
+            let values = &rec.values;
+            let locate = |zone: &str| values.iter().find(|v| v.1 == zone);
             let to_anomaly = |a: &Value| {
                 let id = a["errorId"].as_str().unwrap_or_default().to_owned();
                 let zone = id.split('-').next().unwrap_or_default();
@@ -505,28 +521,28 @@ impl Dimona {
                     error_id: id.clone(),
                     tag: a["tag"]
                         .as_str()
-                        .or_else(|| at.and_then(|v| v[0].as_str()))
+                        .or_else(|| at.map(|v| v.0.as_str()))
                         .map(str::to_owned),
                     value: a["value"]
                         .as_str()
-                        .or_else(|| at.and_then(|v| v[2].as_str()))
+                        .or_else(|| at.map(|v| v.2.as_str()))
                         .map(str::to_owned),
                     class: class.into(),
                     label,
                     line: a["line"]
                         .as_u64()
-                        .or_else(|| at.and_then(|v| v[3].as_u64()))
-                        .or_else(|| rec["line"].as_u64()),
+                        .or_else(|| at.and_then(|v| v.3))
+                        .or(rec.line),
                     column: a["column"]
                         .as_u64()
-                        .or_else(|| at.and_then(|v| v[4].as_u64()))
-                        .or_else(|| rec["column"].as_u64()),
+                        .or_else(|| at.and_then(|v| v.4))
+                        .or(rec.column),
                 }
             };
             let inss = values
                 .iter()
-                .find(|v| v[1].as_str() == Some("00024"))
-                .and_then(|v| v[2].as_str())
+                .find(|v| v.1 == "00024")
+                .map(|v| v.2.as_str())
                 .filter(|s| *s != "0")
                 .map(str::to_owned);
             let notified = match &row.declaration {
@@ -592,7 +608,7 @@ impl Dimona {
             };
             forms.push(ReportedForm {
                 index: row.index,
-                kind: s("kind"),
+                kind: rec.kind.clone().into_owned(),
                 declaration_id: row.declaration.as_ref().map(|d| d.id.clone()),
                 employer_id: row.declaration.as_ref().map(|d| d.employer_id),
                 notified,

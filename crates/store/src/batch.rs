@@ -1,6 +1,6 @@
 //! The batch channel's files and forms.
 
-use crate::dimona::{declaration_from, write_declarations};
+use crate::dimona::write_declarations;
 use crate::{DeclarationRow, NewDeclaration, Store, StoreError};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -42,7 +42,21 @@ pub struct BatchFormRow {
     pub index: i64,
     pub door_anomalies: Option<String>,
     pub form: String,
-    pub declaration: Option<DeclarationRow>,
+    pub declaration: Option<FormOutcome>,
+}
+
+/// What became of a form's declaration: only what the NOTIFICATION says
+/// (the rendering of a 10,000-form file reads nothing else).
+#[derive(Debug, Clone)]
+pub struct FormOutcome {
+    pub id: String,
+    pub employer_id: i64,
+    pub ssin: Option<String>,
+    pub result: Option<String>,
+    pub anomalies: Option<String>,
+    pub period_id: Option<i64>,
+    pub registration_id: Option<i64>,
+    pub registration_impact: Option<String>,
 }
 
 impl Store {
@@ -164,7 +178,8 @@ impl Store {
     /// The file's forms in file order, each with its declaration.
     pub async fn batch_forms(&self, name: &str) -> Result<Vec<BatchFormRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT f.form_index, f.door_anomalies, f.form, d.* FROM batch_forms f \
+            "SELECT f.form_index, f.door_anomalies, f.form, d.id, d.employer_id, d.ssin, d.result, \
+             d.anomalies, d.period_id, d.registration_id, d.registration_impact FROM batch_forms f \
              LEFT JOIN dimona_declarations d ON d.id = f.declaration_id \
              WHERE f.file_name = $1 ORDER BY f.form_index",
         )
@@ -179,7 +194,16 @@ impl Store {
                     door_anomalies: r.try_get("door_anomalies")?,
                     form: r.try_get("form")?,
                     declaration: match declared {
-                        Some(_) => Some(declaration_from(r)?),
+                        Some(id) => Some(FormOutcome {
+                            id,
+                            employer_id: r.try_get("employer_id")?,
+                            ssin: r.try_get("ssin")?,
+                            result: r.try_get("result")?,
+                            anomalies: r.try_get("anomalies")?,
+                            period_id: r.try_get("period_id")?,
+                            registration_id: r.try_get("registration_id")?,
+                            registration_impact: r.try_get("registration_impact")?,
+                        }),
                         None => None,
                     },
                 })

@@ -26,7 +26,7 @@ pub mod testing;
 mod users;
 
 pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
-pub use batch::{BatchFileRow, BatchFileSummary, BatchFormRow, NewBatchForm};
+pub use batch::{BatchFileRow, BatchFileSummary, BatchFormRow, FormOutcome, NewBatchForm};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
 pub use dimona::{DailyRegistrationRow, DeclarationRow, NewDeclaration, PeriodFilter, PeriodRow};
