@@ -360,6 +360,61 @@ fn date(s: &Option<String>) -> Option<time::Date> {
     s.as_deref().and_then(|d| parse_date("date", d).ok())
 }
 
+/// The dates the pass's overlap, duplicate and contingent rules can look
+/// at: from the earliest to the latest date declared (IN, UPDATE) or held
+/// by a period the pass changes; open-ended when one of them has no end.
+/// `None` (read every live period) when a date does not parse: the rules
+/// refuse the declaration, and nothing is lost by reading more.
+fn date_window<'a>(
+    claimed: &[Claimed<'_>],
+    periods: impl Iterator<Item = &'a PeriodRow>,
+) -> Option<dimona_pass::DateWindow> {
+    const OPEN: &str = "9999-12-31";
+    let mut from: Option<String> = None;
+    let mut to: Option<String> = None;
+    let mut widen = |start: &Option<String>, end: &Option<String>| -> Option<()> {
+        let start = date(start)?;
+        let s = format_date(start);
+        if from.as_ref().is_none_or(|f| s < *f) {
+            from = Some(s.clone());
+        }
+        let e = match end {
+            None => OPEN.to_owned(),
+            Some(_) => format_date(date(end)?),
+        };
+        let e = e.max(s);
+        if to.as_ref().is_none_or(|t| e > *t) {
+            to = Some(e);
+        }
+        Some(())
+    };
+    for c in claimed {
+        match c.checked.kind {
+            Kind::In => {
+                let i = c.body.dimona_in.as_ref()?;
+                widen(&i.start_date, &i.end_date)?;
+            }
+            Kind::Update => {
+                let u = c.body.dimona_update.as_ref()?;
+                if u.start_date.is_some() {
+                    widen(&u.start_date, &u.end_date)?;
+                }
+                if let Some(end) = &u.end_date {
+                    widen(&Some(end.clone()), &Some(end.clone()))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    for p in periods {
+        widen(&Some(p.start_date.clone()), &p.end_date)?;
+    }
+    Some(dimona_pass::DateWindow {
+        from: from?,
+        to: to?,
+    })
+}
+
 impl Dimona {
     /// Processes declarations in one transaction (one commit for the
     /// batch). If any fails, the batch is rolled back and each declaration
@@ -487,7 +542,11 @@ impl Dimona {
             pass.known(p);
         }
         if !ssins.is_empty() {
-            for p in dimona_pass::live_periods_of_persons_in(tx.conn(), backend, &ssins).await? {
+            let window = date_window(&claimed, pass.periods.values());
+            for p in
+                dimona_pass::live_periods_of_persons_in(tx.conn(), backend, &ssins, window.as_ref())
+                    .await?
+            {
                 pass.known(p);
             }
             for p in store.persons(&ssins).await? {

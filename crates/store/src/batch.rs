@@ -1,7 +1,7 @@
 //! The batch channel's files and forms.
 
 use crate::dimona::write_declarations;
-use crate::{DeclarationRow, NewDeclaration, Store, StoreError};
+use crate::{NewDeclaration, Store, StoreError};
 use sqlx::{AssertSqlSafe, Row};
 
 /// A form of a received file: queued as a declaration, or refused at the

@@ -159,21 +159,53 @@ pub async fn upsert_daily_registrations_in(
     Ok(())
 }
 
-/// The live (not cancelled) periods of these persons at every employer:
-/// the overlap checks need the employer's, the student contingent all.
+/// The dates a pass's rules look at (inclusive, `YYYY-MM-DD`): a live
+/// period ending before `from` or starting after `to` can neither overlap
+/// nor duplicate a declared one. Only the student contingent looks further:
+/// every STU period starting in the calendar years of the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateWindow {
+    pub from: String,
+    pub to: String,
+}
+
+/// The live (not cancelled) periods of these persons, at every employer,
+/// that matter to the window (all of them without one). A worker with
+/// years of day-long periods (occasional and flexi workers) would
+/// otherwise make every pass read their whole history.
 pub async fn live_periods_of_persons_in(
     conn: &mut AnyConnection,
     backend: Backend,
     ssins: &[String],
+    window: Option<&DateWindow>,
 ) -> Result<Vec<PeriodRow>, StoreError> {
     let mut out = Vec::new();
-    for chunk in ssins.chunks(rows_per_statement(backend, 1)) {
+    for chunk in ssins.chunks(rows_per_statement(backend, 1).saturating_sub(4).max(1)) {
         let mut sql = Sql::new(
             backend,
-            "SELECT * FROM dimona_periods WHERE status <> 'cancelled' AND ssin IN ",
+            "SELECT * FROM dimona_periods WHERE status <> 'cancelled' AND ",
         );
-        sql.list(chunk.len());
+        if window.is_some() {
+            sql.push("(((end_date IS NULL OR end_date >= ")
+                .param()
+                .push(") AND start_date <= ")
+                .param()
+                .push(") OR (worker_type = 'STU' AND start_date >= ")
+                .param()
+                .push(" AND start_date <= ")
+                .param()
+                .push(")) AND ");
+        }
+        sql.push("ssin IN ").list(chunk.len());
         let mut q = sql.query();
+        if let Some(w) = window {
+            let year = |d: &str| d.get(..4).unwrap_or("0000").to_owned();
+            q = q
+                .bind(w.from.clone())
+                .bind(w.to.clone())
+                .bind(format!("{}-01-01", year(&w.from)))
+                .bind(format!("{}-12-31", year(&w.to)));
+        }
         for s in chunk {
             q = q.bind(s.clone());
         }

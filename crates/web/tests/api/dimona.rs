@@ -203,6 +203,30 @@ async fn rules_give_onss_anomalies_in_french_and_dutch() {
 }
 
 #[tokio::test]
+async fn overlaps_and_duplicates_are_found_however_long_ago_the_period_started() {
+    // The processing pass reads only the periods that can matter to the
+    // dates declared: an open-ended period that started long before still
+    // does, a closed one that ended before does not.
+    let e = employer().await;
+    let one_day = json!({"endDate": "2026-12-01"});
+    let b = declare(&e, &dimona_in("2026-12-01", "OTH", one_day.clone())).await;
+    assert_eq!(b["declarationStatus"]["result"], "A", "{b}");
+    let b = declare(&e, &dimona_in("2026-12-02", "OTH", json!({}))).await;
+    assert_eq!(b["declarationStatus"]["result"], "A", "{b}");
+    // Months later, inside the open-ended period.
+    let later = declare(
+        &e,
+        &dimona_in("2027-03-10", "OTH", json!({"endDate": "2027-03-10"})),
+    )
+    .await;
+    assert_eq!(anomaly_ids(&later), vec!["90373-334"], "{later}");
+    // The first, closed period again: a duplicate, and no overlap with
+    // the open-ended one (it starts the next day).
+    let dup = declare(&e, &dimona_in("2026-12-01", "OTH", one_day)).await;
+    assert_eq!(anomaly_ids(&dup), vec!["90373-333"], "{dup}");
+}
+
+#[tokio::test]
 async fn the_door_refuses_malformed_declarations_and_other_employers() {
     let e = employer().await;
     let post = |body: Value, token: String| {
