@@ -11,7 +11,8 @@ Reports medians of several runs. Usage:
 import argparse, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request, urllib.error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "kruispunt")
+# KP_BIN: a prebuilt binary (A/B comparisons of two builds), not rebuilt.
+BIN = os.environ.get("KP_BIN") or os.path.join(ROOT, "target", "release", "kruispunt")
 
 HEAD = ("<Identification>DIMONA</Identification><FormCreationDate>2026-11-29</FormCreationDate>"
         "<FormCreationHour>10:00:00.000</FormCreationHour><AttestationStatus>0</AttestationStatus><TypeForm>SU</TypeForm>")
@@ -53,7 +54,8 @@ def main():
     ap.add_argument("--forms", type=int, default=10_000)
     ap.add_argument("--database", default=None, help="default: a fresh SQLite file")
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "kruispunt"], cwd=ROOT, check=True)
+    if not os.environ.get("KP_BIN"):
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "kruispunt"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="kruispunt-batch-bench-")
     db = args.database or os.path.join(work, "bench.db")
     env = dict(os.environ, KRUISPUNT_DATABASE_URL=db, RUST_LOG="warn")

@@ -268,19 +268,34 @@ impl Dimona {
 
     /// Processes waiting declarations until none is left; returns how many.
     pub async fn process_pending(&self) -> Result<usize, HubError> {
+        let store = self.hub.store();
         let mut n = 0;
-        loop {
-            let batch = self
-                .hub
-                .store()
-                .claim_declarations(self.hub.now().millis(), LEASE_MS, CLAIM)
-                .await?;
-            if batch.is_empty() {
-                return Ok(n);
-            }
+        let mut batch = store
+            .claim_declarations(self.hub.now().millis(), LEASE_MS, CLAIM, None)
+            .await?;
+        while !batch.is_empty() {
             n += batch.len();
-            self.process_batch(&batch).await?;
+            // The next batch (the declarations after this one) is claimed
+            // while this one is processed: the claim's read overlaps the
+            // pass's writes and commit instead of following them.
+            let after = batch.last().map(|d| (d.received_at, d.id.clone()));
+            let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+            let (done, next) = tokio::join!(
+                self.process_batch(&batch),
+                store.claim_declarations(self.hub.now().millis(), LEASE_MS, CLAIM, after)
+            );
+            done?;
+            batch = next?;
+            if batch.is_empty() {
+                // Anything left before that point (a retry coming due, a
+                // declaration received in the same millisecond): from the
+                // start again.
+                batch = store
+                    .claim_declarations(self.hub.now().millis(), LEASE_MS, CLAIM, None)
+                    .await?;
+            }
         }
+        Ok(n)
     }
 
     /// The processing worker (resumes whatever was received before a

@@ -170,13 +170,23 @@ impl Store {
         now: i64,
         lease_ms: i64,
         limit: i64,
+        after: Option<(i64, &str)>,
     ) -> Result<Vec<DeclarationRow>, StoreError> {
+        // `after`: only declarations after this (received_at, id), so that
+        // the next batch can be claimed while the previous one is being
+        // processed (its rows are still due until it commits).
+        let (after_at, after_id) = after.unwrap_or((i64::MIN, ""));
         if self.backend == crate::Backend::Sqlite {
             let rows = sqlx::query(
                 "SELECT * FROM dimona_declarations WHERE processed_at IS NULL \
-                 AND (lease_until IS NULL OR lease_until < $1) ORDER BY received_at, id LIMIT $2",
+                 AND (lease_until IS NULL OR lease_until < $1) \
+                 AND (received_at > $2 OR (received_at = $3 AND id > $4)) \
+                 ORDER BY received_at, id LIMIT $5",
             )
             .bind(now)
+            .bind(after_at)
+            .bind(after_at)
+            .bind(after_id.to_owned())
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
@@ -188,11 +198,16 @@ impl Store {
         let rows = sqlx::query(
             "UPDATE dimona_declarations SET lease_until = $1 WHERE id IN ( \
                SELECT id FROM dimona_declarations WHERE processed_at IS NULL \
-               AND (lease_until IS NULL OR lease_until < $2) ORDER BY received_at, id LIMIT $3) \
+               AND (lease_until IS NULL OR lease_until < $2) \
+               AND (received_at > $3 OR (received_at = $4 AND id > $5)) \
+               ORDER BY received_at, id LIMIT $6) \
              RETURNING *",
         )
         .bind(now + lease_ms)
         .bind(now)
+        .bind(after_at)
+        .bind(after_at)
+        .bind(after_id.to_owned())
         .bind(limit)
         .fetch_all(&self.writer)
         .await?;
