@@ -511,7 +511,9 @@ const DAILY_ZONES: &[(DailyZone, [Presence; 3], AnomalyKind, AnomalyKind)] = {
             a::START_HOUR_MISSING,
             a::START_HOUR_FORBIDDEN,
         ),
-        (DailyZone::End, [O, O, F], a::END_MISSING, a::END_FORBIDDEN),
+        // EndingDate (00911): mandatory for a create, like the start
+        // (glossary 2023/3), optional for a modify.
+        (DailyZone::End, [M, O, F], a::END_MISSING, a::END_FORBIDDEN),
         (
             DailyZone::EndHour,
             [O, O, F],
@@ -911,14 +913,15 @@ mod tests {
     #[test]
     fn daily_registration_zones_per_action() {
         let table: &[(&str, [bool; 6], &[&str])] = &[
-            ("0", [false, true, true, true, false, false], &[]),
+            ("0", [false, true, true, true, true, false], &[]),
             ("0", [false, true, true, true, true, true], &[]),
             (
                 "0",
                 [false, false, false, false, false, false],
-                &["00913-001", "00910-001", "00777-001"],
+                &["00913-001", "00910-001", "00777-001", "00911-001"],
             ),
-            ("0", [true, true, true, true, false, false], &["01085-005"]),
+            ("0", [false, true, true, true, false, true], &["00911-001"]),
+            ("0", [true, true, true, true, true, false], &["01085-005"]),
             ("0", [false, true, true, false, true, true], &["00777-001"]),
             ("1", [true, false, false, false, false, false], &[]),
             ("1", [true, false, true, true, true, true], &[]),
@@ -975,8 +978,6 @@ mod tests {
         assert_eq!(ids(&check_daily_registration(&f).1), vec!["00911-014"]);
         let mut f = create();
         f.end = Some(date!(2026 - 12 - 05));
-        assert_eq!(ids(&check_daily_registration(&f).1), vec!["00778-345"]);
-        f.end = None;
         assert_eq!(ids(&check_daily_registration(&f).1), vec!["00778-345"]);
         let mut f = create();
         f.start_hour = Some("2460".into());

@@ -224,7 +224,10 @@ async fn a_file_of_several_forms_gets_one_result_per_form_in_file_order() {
             ("0", vec!["00913-354"]),
             // A daily registration creation that names nothing (see
             // daily_registrations.rs for the rest).
-            ("0", vec!["00913-001", "00910-001", "00777-001"]),
+            (
+                "0",
+                vec!["00913-001", "00910-001", "00777-001", "00911-001"]
+            ),
         ],
         "{n}"
     );

@@ -245,6 +245,7 @@ async fn daily_registrations_are_refused_with_the_glossary_anomalies() {
             ("DimonaPeriodId", &unknown),
             ("StartingDate", "2026-12-05"),
             ("StartingHour", "1800"),
+            ("EndingDate", "2026-12-05"),
         ]),
         // A day outside the period (2026-12-05 .. 2026-12-06).
         daily(&[
@@ -252,12 +253,21 @@ async fn daily_registrations_are_refused_with_the_glossary_anomalies() {
             ("DimonaPeriodId", &pid),
             ("StartingDate", "2026-12-08"),
             ("StartingHour", "1800"),
+            ("EndingDate", "2026-12-08"),
         ]),
         // No start hour.
         daily(&[
             ("AttestationStatus", "0"),
             ("DimonaPeriodId", &pid),
             ("StartingDate", "2026-12-05"),
+            ("EndingDate", "2026-12-05"),
+        ]),
+        // No end date (mandatory for a create, glossary 00911).
+        daily(&[
+            ("AttestationStatus", "0"),
+            ("DimonaPeriodId", &pid),
+            ("StartingDate", "2026-12-05"),
+            ("StartingHour", "1800"),
         ]),
         // A registration id on a create.
         daily(&[
@@ -266,6 +276,7 @@ async fn daily_registrations_are_refused_with_the_glossary_anomalies() {
             ("DimonaPeriodId", &pid),
             ("StartingDate", "2026-12-05"),
             ("StartingHour", "1800"),
+            ("EndingDate", "2026-12-05"),
         ]),
         // Modify and cancel of an unknown registration; a modify without id.
         daily(&[
@@ -302,6 +313,7 @@ async fn daily_registrations_are_refused_with_the_glossary_anomalies() {
             ("DimonaPeriodId", &pid),
             ("StartingDate", "2026-12-05"),
             ("StartingHour", "2200"),
+            ("EndingDate", "2026-12-05"),
             ("EndingHour", "2100"),
         ]),
         // A registration id with wrong check digits: refused at the door,
@@ -323,6 +335,7 @@ async fn daily_registrations_are_refused_with_the_glossary_anomalies() {
             ("0", &["00913-354"]),
             ("0", &["00913-462"]),
             ("0", &["00777-001"]),
+            ("0", &["00911-001"]),
             ("0", &["01085-005"]),
             ("0", &["01085-354"]),
             ("0", &["01085-354"]),
