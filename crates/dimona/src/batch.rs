@@ -265,9 +265,11 @@ struct FormRecord<'a> {
     references: Vec<(String, String, String)>,
     line: Option<u64>,
     column: Option<u64>,
-    /// (tag, zone, text, line, column) of each value of the form.
-    values: Vec<(String, String, String, Option<u64>, Option<u64>)>,
+    values: Vec<RecordedValue>,
 }
+
+/// (tag, zone, text, line, column) of one value of the form.
+type RecordedValue = (String, String, String, Option<u64>, Option<u64>);
 
 impl Dimona {
     /// Receives a file from `sender` (an employer, or a provider declaring
