@@ -140,6 +140,22 @@ impl Pass {
         self.registrations.insert(id, r);
     }
 
+    /// A cancelled period takes its daily registrations with it: a day of
+    /// presence on a period that never was has no basis (those read for
+    /// the pass, and those created earlier in it).
+    fn cancel_registrations_of(&mut self, period_id: i64) {
+        let active: Vec<DailyRegistrationRow> = self
+            .registrations
+            .values()
+            .filter(|r| r.period_id == period_id && r.status != "cancelled")
+            .cloned()
+            .collect();
+        for mut r in active {
+            r.status = "cancelled".into();
+            self.touch_registration(r);
+        }
+    }
+
     fn known(&mut self, p: PeriodRow) {
         if !self.periods.contains_key(&p.period_id) {
             self.by_person
@@ -538,6 +554,23 @@ impl Dimona {
         for r in registrations {
             pass.registrations.insert(r.registration_id, r);
         }
+        // The live registrations of the periods the pass may cancel.
+        let cancelled_periods: Vec<i64> = claimed
+            .iter()
+            .filter(|c| c.checked.kind == Kind::Cancel)
+            .filter_map(|c| c.checked.period_id.map(|p| p.as_i64()))
+            .collect();
+        if !cancelled_periods.is_empty() {
+            for r in dimona_pass::active_daily_registrations_of_periods_in(
+                tx.conn(),
+                backend,
+                &cancelled_periods,
+            )
+            .await?
+            {
+                pass.registrations.entry(r.registration_id).or_insert(r);
+            }
+        }
         for p in found {
             pass.known(p);
         }
@@ -846,6 +879,9 @@ impl Dimona {
                         if DeclarationResult::from_anomalies(&anomalies) != DeclarationResult::B {
                             let removed = (!keep_reference).then_some(now.millis());
                             pass.reference(reference_of(&p, removed));
+                            if checked.kind == Kind::Cancel {
+                                pass.cancel_registrations_of(p.period_id);
+                            }
                             pass.touch(p.clone());
                             changed = true;
                         }

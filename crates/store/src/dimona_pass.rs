@@ -118,6 +118,31 @@ pub async fn daily_registrations_by_id_in(
     Ok(out)
 }
 
+/// The active daily registrations of these periods (those a period's
+/// cancellation cancels with it).
+pub async fn active_daily_registrations_of_periods_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    period_ids: &[i64],
+) -> Result<Vec<DailyRegistrationRow>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in period_ids.chunks(rows_per_statement(backend, 1)) {
+        let mut sql = Sql::new(
+            backend,
+            "SELECT * FROM dimona_daily_registrations WHERE status <> 'cancelled' AND period_id IN ",
+        );
+        sql.list(chunk.len());
+        let mut q = sql.query();
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(daily_registration_from(&r)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Writes daily registrations in their final state: new ones inserted,
 /// known ones updated (one statement per chunk).
 pub async fn upsert_daily_registrations_in(

@@ -231,6 +231,63 @@ async fn a_daily_registration_is_created_modified_and_cancelled_once() {
 }
 
 #[tokio::test]
+async fn cancelling_the_period_cancels_its_daily_registrations() {
+    let s = sender().await;
+    let pid = with_period(&s).await;
+    let create = |start: &str, end: &str| {
+        daily(&[
+            ("AttestationStatus", "0"),
+            ("DimonaPeriodId", &pid),
+            ("StartingDate", start),
+            ("StartingHour", "1800"),
+            ("EndingDate", end),
+        ])
+    };
+    let n = send(
+        &s,
+        "FI.DIMONA.935467.20261130.00031.R.1.1",
+        &[create("2026-12-05", "2026-12-05")],
+    )
+    .await;
+    expect(&n, &[("1", &[])]);
+    let first = all(&n, "DailyRegistrationId")[0].clone();
+    // In one file: a second registration, then the period's cancellation.
+    let cancel = form(&format!(
+        "\t\t<DimonaCancel>\n\t\t\t<DimonaPeriodId>{pid}</DimonaPeriodId>\n\t\t</DimonaCancel>\n"
+    ));
+    let n = send(
+        &s,
+        "FI.DIMONA.935467.20261130.00032.R.1.1",
+        &[create("2026-12-06", "2026-12-06"), cancel],
+    )
+    .await;
+    expect(&n, &[("1", &[]), ("1", &[])]);
+    let (st, pf) = s
+        .app
+        .get_json("/REST/dimona/v2/periods?employerId=935467", Some(&s.token))
+        .await;
+    assert_eq!(st, 200, "{pf}");
+    let statuses: Vec<&str> = pf["items"][0]["dailyRegistrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["cancelled", "cancelled"], "{pf}");
+    // Cancelled with the period: a later cancel of one is refused as such.
+    let n = send(
+        &s,
+        "FI.DIMONA.935467.20261130.00033.R.1.1",
+        &[daily(&[
+            ("AttestationStatus", "3"),
+            ("DailyRegistrationId", &first),
+        ])],
+    )
+    .await;
+    expect(&n, &[("0", &["01085-355"])]);
+}
+
+#[tokio::test]
 async fn daily_registrations_are_refused_with_the_glossary_anomalies() {
     let s = sender().await;
     let pid = with_period(&s).await;
