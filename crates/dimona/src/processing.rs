@@ -907,6 +907,7 @@ impl Dimona {
                 .map(|p| p.period_id),
             anomalies: anomalies_json(&anomalies).to_string(),
             worker: worker.map(|w| w.to_string()),
+            ssin: period.as_ref().map(|p| p.ssin.clone()),
             registration_id: daily.as_ref().and_then(|d| d.0),
             registration_impact: daily.and_then(|d| d.1).map(|i| i.to_string()),
         });
@@ -1029,6 +1030,7 @@ impl Dimona {
             period_id: None,
             anomalies: "[]".into(),
             worker,
+            ssin: None,
             registration_id: None,
             registration_impact: None,
         });

@@ -18,6 +18,10 @@ pub struct FinishedDeclaration {
     pub period_id: Option<i64>,
     pub anomalies: String,
     pub worker: Option<String>,
+    /// The worker's SSIN when the declaration named none (an OUT, UPDATE,
+    /// CANCEL or daily registration without INSS: its period's worker),
+    /// so the NOTIFICATION and the notices say whom it was about.
+    pub ssin: Option<String>,
     /// A daily registration's: the registration and what changed (JSON).
     pub registration_id: Option<i64>,
     pub registration_impact: Option<String>,
@@ -346,7 +350,7 @@ pub async fn finish_declarations_in(
     done: &[FinishedDeclaration],
     now: i64,
 ) -> Result<u64, StoreError> {
-    const COLS: usize = 8;
+    const COLS: usize = 9;
     if done.is_empty() {
         return Ok(0);
     }
@@ -357,14 +361,15 @@ pub async fn finish_declarations_in(
         let mut sql = Sql::new(
             backend,
             "WITH v (id, result, period_id, anomalies, worker, registration_id, registration_impact, \
-             notice_seq) AS (VALUES ",
+             notice_seq, ssin) AS (VALUES ",
         );
         sql.tuples(chunk.len(), COLS)
             .push(") UPDATE dimona_declarations SET processed_at = ");
         sql.param().push(
             ", result = v.result, period_id = v.period_id, anomalies = v.anomalies, worker = v.worker, \
              registration_id = v.registration_id, registration_impact = v.registration_impact, \
-             lease_until = NULL, notice_seq = v.notice_seq FROM v \
+             lease_until = NULL, notice_seq = v.notice_seq, \
+             ssin = COALESCE(dimona_declarations.ssin, v.ssin) FROM v \
              WHERE dimona_declarations.id = v.id AND dimona_declarations.processed_at IS NULL",
         );
         let mut q = sql.query();
@@ -377,7 +382,8 @@ pub async fn finish_declarations_in(
                 .bind(d.worker.clone())
                 .bind(d.registration_id)
                 .bind(d.registration_impact.clone())
-                .bind(first + offset + i as i64);
+                .bind(first + offset + i as i64)
+                .bind(d.ssin.clone());
         }
         q = q.bind(now);
         finished += q.execute(&mut *conn).await?.rows_affected();

@@ -90,6 +90,8 @@ async fn a_daily_registration_is_created_modified_and_cancelled_once() {
     .await;
     expect(&n, &[("1", &[])]);
     assert!(n.contains("<DailyRegistrationDclImpactReport>"), "{n}");
+    // The form names no worker: the NOTIFICATION says whom it was about.
+    assert_eq!(all(&n, "INSS"), vec![P.to_owned()], "{n}");
     assert!(!n.contains("<DimonaImpactReport>"), "{n}");
     let rid = all(&n, "DailyRegistrationId");
     assert_eq!(rid.len(), 1, "{n}");
