@@ -138,6 +138,7 @@ col-anomalies = Anomalien
 col-declaration = Meldung
 col-actions = Aktionen
 col-jc = Paritätische Kommission
+col-daily-registrations = Tägliche Registrierungen
 col-employer = Arbeitgeber
 col-outcome = Ergebnis der Kontrolle
 service-identification = Identifizierung (Nationalregister)

@@ -138,6 +138,7 @@ col-anomalies = Anomalies
 col-declaration = Declaration
 col-actions = Actions
 col-jc = Joint committee
+col-daily-registrations = Daily registrations
 col-employer = Employer
 col-outcome = Outcome of the check
 service-identification = Identification (National Register)

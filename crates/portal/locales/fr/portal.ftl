@@ -138,6 +138,7 @@ col-anomalies = Anomalies
 col-declaration = Déclaration
 col-actions = Actions
 col-jc = Commission paritaire
+col-daily-registrations = Enregistrements journaliers
 col-employer = Employeur
 col-outcome = Résultat du contrôle
 service-identification = Identification (Registre national)

@@ -138,6 +138,7 @@ col-anomalies = Anomalieën
 col-declaration = Aangifte
 col-actions = Acties
 col-jc = Paritair comité
+col-daily-registrations = Dagelijkse registraties
 col-employer = Werkgever
 col-outcome = Resultaat van de controle
 service-identification = Identificatie (Rijksregister)

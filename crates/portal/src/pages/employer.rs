@@ -620,16 +620,31 @@ pub async fn personnel_file(
     }
     // Newest first on screen; at most 200 rows (the CSV has them all).
     let total = rows.len();
-    let items: Vec<Value> = rows
+    let shown: Vec<_> = rows.iter().rev().take(200).collect();
+    // Their daily registrations (horeca presence), one query for the page.
+    let period_ids: Vec<i64> = shown.iter().map(|p| p.period_id).collect();
+    let mut daily: std::collections::HashMap<i64, Vec<Value>> = std::collections::HashMap::new();
+    if !period_ids.is_empty() {
+        for r in portal
+            .store()
+            .daily_registrations_of_periods(employer.as_i64(), &period_ids)
+            .await?
+        {
+            daily.entry(r.period_id).or_default().push(json!({
+                "id": r.registration_id, "start": r.start_date, "start_hour": r.start_hour,
+                "end": r.end_date, "end_hour": r.end_hour, "cancelled": r.status == "cancelled",
+            }));
+        }
+    }
+    let items: Vec<Value> = shown
         .iter()
-        .rev()
-        .take(200)
         .map(|p| {
             json!({
                 "period": p.period_id, "ssin": p.ssin, "worker_type": p.worker_type,
                 "jc": p.joint_committee, "start": p.start_date, "end": p.end_date,
                 "start_hour": p.start_hour, "end_hour": p.end_hour, "planned": p.planned_hours,
                 "status": p.status, "declaration": p.declaration_id,
+                "daily": daily.remove(&p.period_id).unwrap_or_default(),
             })
         })
         .collect();

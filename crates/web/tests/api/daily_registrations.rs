@@ -4,6 +4,7 @@
 //! every NOTIFICATION valid against `NOTIFICATION_20223.xsd`.
 
 use crate::batch::{Sender, assert_schema_valid, file, form, notification, put, results, sender};
+use crate::portal;
 use kruispunt_domain::ids::{DailyRegistrationId, DimonaPeriodId};
 use serde_json::json;
 
@@ -276,6 +277,29 @@ async fn cancelling_the_period_cancels_its_daily_registrations() {
         .map(|r| r["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, vec!["cancelled", "cancelled"], "{pf}");
+    // The portal's personnel file shows them, struck through.
+    let employer =
+        kruispunt_domain::principal::Principal::parse_subject("employer:935467").unwrap();
+    portal::add_user(&s.app, "horeca@example.be", &employer).await;
+    let http = portal::client();
+    let csrf = portal::login_form(&s.app, &http).await;
+    let res = portal::login(&s.app, &http, &csrf, "horeca@example.be", portal::PASSWORD).await;
+    let session = portal::cookie_value(&portal::set_cookie(&res, "kp_session").unwrap());
+    let page = http
+        .get(s.app.url("/employer/personnel-file?lang=en"))
+        .header("cookie", format!("kp_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Daily registrations"), "{page}");
+    assert!(
+        page.contains("<li><s>05&#x2f;12&#x2f;2026 1800</s> <span class=\"tag tag-period-cancelled\">Cancelled</span></li>"),
+        "{page}"
+    );
+    assert_eq!(page.matches("<s>").count(), 2, "{page}");
     // Cancelled with the period: a later cancel of one is refused as such.
     let n = send(
         &s,

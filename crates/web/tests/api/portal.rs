@@ -8,16 +8,16 @@ use kruispunt_domain::principal::Principal;
 use kruispunt_security::system::SystemEntropy;
 use kruispunt_store::UserRow;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
         .get_all("set-cookie")
         .iter()
@@ -26,7 +26,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn cookie_value(header: &str) -> String {
+pub(crate) fn cookie_value(header: &str) -> String {
     header
         .split(';')
         .next()
@@ -42,7 +42,7 @@ fn html_lang(body: &str) -> &str {
         .unwrap_or("")
 }
 
-async fn add_user(app: &TestApp, email: &str, p: &Principal) {
+pub(crate) async fn add_user(app: &TestApp, email: &str, p: &Principal) {
     let hash = kruispunt_security::password::hash(PASSWORD, &SystemEntropy).unwrap();
     app.store
         .insert_user(
@@ -61,7 +61,7 @@ async fn add_user(app: &TestApp, email: &str, p: &Principal) {
 }
 
 /// The anonymous CSRF cookie and token of a fresh sign-in form.
-async fn login_form(app: &TestApp, http: &reqwest::Client) -> String {
+pub(crate) async fn login_form(app: &TestApp, http: &reqwest::Client) -> String {
     let res = http.get(app.url("/login")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let c = set_cookie(&res, "kp_csrf").expect("a CSRF cookie");
@@ -72,7 +72,7 @@ async fn login_form(app: &TestApp, http: &reqwest::Client) -> String {
     token
 }
 
-async fn login(
+pub(crate) async fn login(
     app: &TestApp,
     http: &reqwest::Client,
     csrf: &str,
