@@ -9,7 +9,7 @@ use kruispunt_domain::clock::Timestamp;
 use kruispunt_domain::ids::EmployerId;
 use kruispunt_domain::registers::http_url;
 use kruispunt_hub::HubError;
-use kruispunt_hub::delivery::{backoff_seconds, post_signed};
+use kruispunt_hub::delivery::{backoff_seconds, post_signed, sent_all};
 use kruispunt_store::{AuditDraft, DeclarationRow, EmployerWebhookRow, NoticeDelivery, Store};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -160,22 +160,8 @@ impl Dimona {
             let dimona = self.clone();
             sending.spawn(async move { dimona.deliver_notice(d).await });
         }
-        let mut first_error = None;
-        while let Some(done) = sending.join_next().await {
-            match done {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => first_error = first_error.or(Some(e)),
-                Err(e) => {
-                    first_error =
-                        first_error.or(Some(HubError::Internal(format!("delivery task: {e}"))))
-                }
-            }
-        }
-        match first_error {
-            // The lease brings an unrecorded attempt back after it expires.
-            Some(e) => Err(e),
-            None => Ok(n),
-        }
+        sent_all(sending).await?;
+        Ok(n)
     }
 
     async fn deliver_notice(&self, d: NoticeDelivery) -> Result<(), HubError> {

@@ -103,23 +103,25 @@ pub async fn deliver_due(hub: &Hub) -> Result<usize, crate::HubError> {
             Ok::<(), crate::HubError>(())
         });
     }
+    sent_all(sending).await?;
+    Ok(n)
+}
+
+/// Waits for every delivery of a pass; the first error, if any (the
+/// lease brings an attempt whose outcome was not recorded back after it
+/// expires).
+pub async fn sent_all(
+    mut sending: tokio::task::JoinSet<Result<(), crate::HubError>>,
+) -> Result<(), crate::HubError> {
     let mut first_error = None;
     while let Some(done) = sending.join_next().await {
-        match done {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => first_error = first_error.or(Some(e)),
-            Err(e) => {
-                first_error = first_error.or(Some(crate::HubError::Internal(format!(
-                    "delivery task: {e}"
-                ))))
-            }
-        }
+        let failed = match done {
+            Ok(r) => r.err(),
+            Err(e) => Some(crate::HubError::Internal(format!("delivery task: {e}"))),
+        };
+        first_error = first_error.or(failed);
     }
-    match first_error {
-        // The lease brings an unrecorded attempt back after it expires.
-        Some(e) => Err(e),
-        None => Ok(n),
-    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// POSTs a JSON `body` to a webhook `url` the way every kruispunt webhook

@@ -83,16 +83,35 @@ pub async fn periods_by_id_in(
     backend: Backend,
     ids: &[i64],
 ) -> Result<Vec<PeriodRow>, StoreError> {
+    rows_with_ids_in(
+        conn,
+        backend,
+        "SELECT * FROM dimona_periods WHERE period_id IN ",
+        ids,
+        period_from,
+    )
+    .await
+}
+
+/// The rows `head` (a statement ending in `… IN `) selects for these ids,
+/// one statement per chunk of the parameter budget.
+async fn rows_with_ids_in<T>(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    head: &str,
+    ids: &[i64],
+    from: fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(rows_per_statement(backend, 1)) {
-        let mut sql = Sql::new(backend, "SELECT * FROM dimona_periods WHERE period_id IN ");
+        let mut sql = Sql::new(backend, head);
         sql.list(chunk.len());
         let mut q = sql.query();
         for id in chunk {
             q = q.bind(*id);
         }
         for r in q.fetch_all(&mut *conn).await? {
-            out.push(period_from(&r)?);
+            out.push(from(&r)?);
         }
     }
     Ok(out)
@@ -104,22 +123,14 @@ pub async fn daily_registrations_by_id_in(
     backend: Backend,
     ids: &[i64],
 ) -> Result<Vec<DailyRegistrationRow>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(rows_per_statement(backend, 1)) {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT * FROM dimona_daily_registrations WHERE registration_id IN ",
-        );
-        sql.list(chunk.len());
-        let mut q = sql.query();
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push(daily_registration_from(&r)?);
-        }
-    }
-    Ok(out)
+    rows_with_ids_in(
+        conn,
+        backend,
+        "SELECT * FROM dimona_daily_registrations WHERE registration_id IN ",
+        ids,
+        daily_registration_from,
+    )
+    .await
 }
 
 /// The active daily registrations of these periods (those a period's
@@ -129,22 +140,14 @@ pub async fn active_daily_registrations_of_periods_in(
     backend: Backend,
     period_ids: &[i64],
 ) -> Result<Vec<DailyRegistrationRow>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in period_ids.chunks(rows_per_statement(backend, 1)) {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT * FROM dimona_daily_registrations WHERE status <> 'cancelled' AND period_id IN ",
-        );
-        sql.list(chunk.len());
-        let mut q = sql.query();
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            out.push(daily_registration_from(&r)?);
-        }
-    }
-    Ok(out)
+    rows_with_ids_in(
+        conn,
+        backend,
+        "SELECT * FROM dimona_daily_registrations WHERE status <> 'cancelled' AND period_id IN ",
+        period_ids,
+        daily_registration_from,
+    )
+    .await
 }
 
 /// Writes daily registrations in their final state: new ones inserted,
