@@ -99,6 +99,7 @@ pub(crate) struct Pass {
     registrations: HashMap<i64, DailyRegistrationRow>,
     /// Registrations to write, in the order they were first changed.
     dirty_registrations: Vec<i64>,
+    dirty_registration_set: std::collections::HashSet<i64>,
     /// Reserved daily registration counter values still free: `next..end`.
     next_registration: i64,
     end_registration: i64,
@@ -134,7 +135,7 @@ impl Pass {
 
     fn touch_registration(&mut self, r: DailyRegistrationRow) {
         let id = r.registration_id;
-        if !self.dirty_registrations.contains(&id) {
+        if self.dirty_registration_set.insert(id) {
             self.dirty_registrations.push(id);
         }
         self.registrations.insert(id, r);

@@ -335,29 +335,38 @@ impl Store {
     }
 
     /// The daily registrations on these periods of the employer (every
-    /// status), by start date: the personnel file lists them with their
-    /// period. One statement per chunk of periods.
-    pub async fn daily_registrations_of_periods(
+    /// status), grouped by period, each period's by start: the personnel
+    /// file (API and portal) lists them with their period.
+    pub async fn daily_registrations_by_period(
         &self,
         employer_id: i64,
         period_ids: &[i64],
-    ) -> Result<Vec<DailyRegistrationRow>, StoreError> {
-        let mut out = Vec::new();
-        for chunk in period_ids.chunks(self.bulk_rows(1).saturating_sub(1).max(1)) {
-            let mut sql = crate::sql::Sql::new(
-                self.backend,
-                "SELECT * FROM dimona_daily_registrations WHERE employer_id = ",
-            );
-            sql.param().push(" AND period_id IN ");
-            sql.list(chunk.len())
-                .push(" ORDER BY period_id, start_date, start_hour, registration_id");
-            let mut q = sql.query().bind(employer_id);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(daily_registration_from(&r)?);
-            }
+    ) -> Result<std::collections::HashMap<i64, Vec<DailyRegistrationRow>>, StoreError> {
+        let mut out: std::collections::HashMap<i64, Vec<DailyRegistrationRow>> =
+            std::collections::HashMap::new();
+        if period_ids.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.pool.acquire().await?;
+        let rows = crate::dimona_pass::rows_with_ids_in(
+            &mut conn,
+            self.backend,
+            "SELECT * FROM dimona_daily_registrations WHERE period_id IN ",
+            period_ids,
+            daily_registration_from,
+        )
+        .await?;
+        for r in rows.into_iter().filter(|r| r.employer_id == employer_id) {
+            out.entry(r.period_id).or_default().push(r);
+        }
+        for day in out.values_mut() {
+            day.sort_by(|a, b| {
+                (&a.start_date, &a.start_hour, a.registration_id).cmp(&(
+                    &b.start_date,
+                    &b.start_hour,
+                    b.registration_id,
+                ))
+            });
         }
         Ok(out)
     }

@@ -95,7 +95,7 @@ pub async fn periods_by_id_in(
 
 /// The rows `head` (a statement ending in `… IN `) selects for these ids,
 /// one statement per chunk of the parameter budget.
-async fn rows_with_ids_in<T>(
+pub(crate) async fn rows_with_ids_in<T>(
     conn: &mut AnyConnection,
     backend: Backend,
     head: &str,

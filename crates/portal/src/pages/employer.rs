@@ -623,19 +623,10 @@ pub async fn personnel_file(
     let shown: Vec<_> = rows.iter().rev().take(200).collect();
     // Their daily registrations (horeca presence), one query for the page.
     let period_ids: Vec<i64> = shown.iter().map(|p| p.period_id).collect();
-    let mut daily: std::collections::HashMap<i64, Vec<Value>> = std::collections::HashMap::new();
-    if !period_ids.is_empty() {
-        for r in portal
-            .store()
-            .daily_registrations_of_periods(employer.as_i64(), &period_ids)
-            .await?
-        {
-            daily.entry(r.period_id).or_default().push(json!({
-                "id": r.registration_id, "start": r.start_date, "start_hour": r.start_hour,
-                "end": r.end_date, "end_hour": r.end_hour, "cancelled": r.status == "cancelled",
-            }));
-        }
-    }
+    let mut daily = portal
+        .store()
+        .daily_registrations_by_period(employer.as_i64(), &period_ids)
+        .await?;
     let items: Vec<Value> = shown
         .iter()
         .map(|p| {
@@ -644,7 +635,10 @@ pub async fn personnel_file(
                 "jc": p.joint_committee, "start": p.start_date, "end": p.end_date,
                 "start_hour": p.start_hour, "end_hour": p.end_hour, "planned": p.planned_hours,
                 "status": p.status, "declaration": p.declaration_id,
-                "daily": daily.remove(&p.period_id).unwrap_or_default(),
+                "daily": daily.remove(&p.period_id).unwrap_or_default().iter().map(|r| json!({
+                    "id": r.registration_id, "start": r.start_date, "start_hour": r.start_hour,
+                    "end": r.end_date, "end_hour": r.end_hour, "cancelled": r.status == "cancelled",
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();

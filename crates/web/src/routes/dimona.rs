@@ -274,19 +274,10 @@ pub async fn periods(
         .await?;
     // The periods' daily registrations (batch channel), one query.
     let ids: Vec<i64> = rows.iter().map(|p| p.period_id).collect();
-    let mut daily: std::collections::HashMap<i64, Vec<Value>> = std::collections::HashMap::new();
-    if !ids.is_empty() {
-        for r in state
-            .store()
-            .daily_registrations_of_periods(requested.as_i64(), &ids)
-            .await?
-        {
-            daily.entry(r.period_id).or_default().push(json!({
-                "id": r.registration_id, "startDate": r.start_date, "startHour": r.start_hour,
-                "endDate": r.end_date, "endHour": r.end_hour, "status": r.status,
-            }));
-        }
-    }
+    let mut daily = state
+        .store()
+        .daily_registrations_by_period(requested.as_i64(), &ids)
+        .await?;
     let items: Vec<Value> = rows
         .iter()
         .map(|p| {
@@ -295,7 +286,10 @@ pub async fn periods(
                 "startHour": p.start_hour, "endHour": p.end_hour, "plannedHoursNumber": p.planned_hours,
                 "workerType": p.worker_type, "jointCommissionNumber": p.joint_committee, "status": p.status,
                 "declarationId": p.declaration_id,
-                "dailyRegistrations": daily.remove(&p.period_id).unwrap_or_default(),
+                "dailyRegistrations": daily.remove(&p.period_id).unwrap_or_default().iter().map(|r| json!({
+                    "id": r.registration_id, "startDate": r.start_date, "startHour": r.start_hour,
+                    "endDate": r.end_date, "endHour": r.end_hour, "status": r.status,
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
