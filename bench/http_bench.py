@@ -12,7 +12,9 @@ Needs `wrk` (Debian package). Builds the release binary first.
 import argparse, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "kruispunt")
+# KP_BIN: a prebuilt binary to measure instead of building (A/B comparisons).
+BIN = os.environ.get("KP_BIN") or os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "kruispunt")
 
 
 def free_port():
@@ -149,10 +151,13 @@ def main():
     ap.add_argument("--database", default=None, help="default: a fresh SQLite file")
     ap.add_argument("--rate-limit", type=int, default=0,
                     help="per-client requests/s (default 0: off, the load is one client)")
+    ap.add_argument("--only", default=None,
+                    help="measure only targets whose name contains this text (the ceiling always runs)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "kruispunt"], cwd=ROOT, check=True)
+    if not os.environ.get("KP_BIN"):
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "kruispunt"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="kruispunt-bench-")
     db = args.database or os.path.join(work, "bench.db")
     # One client (one token, one IP) measures the server's ceiling: no per-client limit.
@@ -187,11 +192,14 @@ def main():
              [f"Authorization: Bearer {employer_token}"], dimona),
         ]
         targets = [t if len(t) == 4 else (*t, None) for t in targets]
+        if args.only:
+            targets = targets[:1] + [t for t in targets[1:] if args.only in t[0]]
         results = {t[0]: [] for t in targets}
         # Read-side targets interleaved (same noise for all); Dimona last,
         # since its declarations leave a processing backlog that would load
         # whatever runs after it.
-        reads, writes = targets[:-1], targets[-1:]
+        reads = [t for t in targets if "dimona" not in t[1]]
+        writes = [t for t in targets if "dimona" in t[1]]
         for _ in range(args.runs):
             for name, path, headers, lua in reads:
                 results[name].append(wrk(base + path, args.duration, args.connections, headers, lua))
@@ -199,7 +207,7 @@ def main():
         for run in range(args.runs):
             for name, path, headers, luas in writes:
                 results[name].append(wrk(base + path, args.duration, args.connections, headers, luas[run]))
-        lag = processing_lag(db, since)
+        lag = processing_lag(db, since) if writes else None
         ceiling = statistics.median(r[0] for r in results[targets[0][0]])
         print(f"# {args.runs} runs x {args.duration} s, {args.connections} connections, wrk -t2, release build, "
               f"store {'sqlite' if args.database is None else args.database.split(':')[0]}; medians")
@@ -208,6 +216,8 @@ def main():
             p50 = statistics.median(r[1] for r in results[name])
             p99 = statistics.median(r[2] for r in results[name])
             print(f"{name}: {rps:,.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, {rps / ceiling:.0%} of ceiling")
+        if lag is None:
+            return
         n, l50, l99, lmax, waited = lag
         print(f"Dimona processing lag (received -> processed, {n:,} declarations of the Dimona runs): "
               f"p50 {l50} ms, p99 {l99} ms, max {lmax} ms; backlog drained {waited:.1f} s after the last run")

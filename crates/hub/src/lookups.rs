@@ -4,6 +4,9 @@
 //! a few in flight). Like the audit group commit, this trades a queue hop
 //! for a round trip per message: on SQLite every statement is a hand-off to
 //! sqlx's worker thread, which was the message path's largest cost.
+//!
+//! On SQLite the store answers a lookup on the calling thread without sqlx
+//! (`Store::person_and_integration_inline`): no hop at all, so no collector.
 
 use crate::HubError;
 use kruispunt_domain::registers::Person;
@@ -20,12 +23,18 @@ const IN_FLIGHT: usize = 2;
 const MAX_BATCH: usize = 512;
 
 #[derive(Clone)]
-pub(crate) struct Lookups {
-    tx: mpsc::Sender<Job>,
+pub(crate) enum Lookups {
+    /// SQLite: read on the caller's thread.
+    Inline(Store),
+    /// PostgreSQL: through the collector.
+    Batched(mpsc::Sender<Job>),
 }
 
 impl Lookups {
     pub(crate) fn spawn(store: Store) -> Self {
+        if store.reads_inline() {
+            return Self::Inline(store);
+        }
         let (tx, mut rx) = mpsc::channel::<Job>(MAX_BATCH * 4);
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(IN_FLIGHT));
@@ -64,7 +73,7 @@ impl Lookups {
                 });
             }
         });
-        Self { tx }
+        Self::Batched(tx)
     }
 
     /// The person (if the register knows the SSIN) and whether the
@@ -73,9 +82,17 @@ impl Lookups {
         &self,
         ask: IntegrationLookup,
     ) -> Result<(Option<Person>, bool), HubError> {
+        let tx = match self {
+            Self::Inline(store) => {
+                return store
+                    .person_and_integration_inline(&ask)
+                    .map_err(|e| HubError::Internal(format!("register lookup failed: {e}")));
+            }
+            Self::Batched(tx) => tx,
+        };
         let stopped = || HubError::Internal("the lookup collector stopped".into());
         let (done, wait) = oneshot::channel();
-        self.tx.send((ask, done)).await.map_err(|_| stopped())?;
+        tx.send((ask, done)).await.map_err(|_| stopped())?;
         wait.await
             .map_err(|_| stopped())?
             .map_err(|e| HubError::Internal(format!("register lookup failed: {e}")))

@@ -68,21 +68,29 @@ fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(30));
     match backend {
-        Backend::Sqlite => options.after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // WAL lets readers proceed during writes; FULL makes every
-                // acknowledged commit survive power loss, not only a process
-                // crash; busy_timeout covers other processes on the file.
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA synchronous = FULL").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                // 32 MiB page cache per connection (the default 2 MiB makes
-                // bulk loads re-read index pages from the OS).
-                conn.execute("PRAGMA cache_size = -32768").await?;
-                Ok(())
-            })
-        }),
+        // An embedded file cannot drop a connection: a ping before each
+        // acquire would only cost a hop to sqlx's worker thread.
+        Backend::Sqlite => options
+            .test_before_acquire(false)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers proceed during writes; FULL makes every
+                    // acknowledged commit survive power loss, not only a process
+                    // crash; busy_timeout covers other processes on the file.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    // 32 MiB page cache per connection (the default 2 MiB makes
+                    // bulk loads re-read index pages from the OS).
+                    conn.execute("PRAGMA cache_size = -32768").await?;
+                    // Reads of the main file through a memory map: a reader
+                    // whose page cache a commit invalidated (every audit group
+                    // commit does) re-reads without a pread and copy per page.
+                    conn.execute("PRAGMA mmap_size = 1073741824").await?;
+                    Ok(())
+                })
+            }),
         Backend::Postgres => options,
     }
 }
@@ -123,6 +131,8 @@ impl Store {
             pool,
             writer,
             backend,
+            native: sqlite_path
+                .map(|p| std::sync::Arc::new(crate::native::NativeReaders::new(p.into()))),
         };
         store.seed_sectors().await?;
         Ok(store)

@@ -16,6 +16,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From a direct SQLite read (native.rs).
+    #[error("database error: {0}")]
+    Native(#[from] rusqlite::Error),
     /// A stored value could not be read back into a domain type.
     #[error("corrupt stored value in {0}")]
     Corrupt(&'static str),

@@ -16,6 +16,7 @@ pub mod dimona_pass;
 mod error;
 mod keys;
 mod mandates;
+mod native;
 mod network;
 mod notice_webhooks;
 mod notifications;
@@ -55,6 +56,8 @@ pub struct Store {
     /// ms) made concurrent writers crawl. On PostgreSQL, the shared pool.
     writer: AnyPool,
     backend: Backend,
+    /// SQLite: read-only connections for point reads on the calling thread.
+    native: Option<std::sync::Arc<native::NativeReaders>>,
 }
 
 impl Store {

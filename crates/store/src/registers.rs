@@ -55,52 +55,110 @@ fn bind_person<'q>(q: AnyQuery<'q>, p: &Person, now: Timestamp) -> AnyQuery<'q> 
 
 fn address_from(row: &AnyRow) -> Result<Option<Address>, sqlx::Error> {
     let street: Option<String> = row.try_get("street")?;
-    Ok(match street {
-        None => None,
-        Some(street) => Some(Address {
-            street,
-            house_number: row
-                .try_get::<Option<String>, _>("house_number")?
-                .unwrap_or_default(),
-            postal_code: row
-                .try_get::<Option<String>, _>("postal_code")?
-                .unwrap_or_default(),
-            municipality: row
-                .try_get::<Option<String>, _>("municipality")?
-                .unwrap_or_default(),
-            country: row
-                .try_get::<Option<String>, _>("country")?
-                .unwrap_or_default(),
-        }),
-    })
+    street
+        .map(|street| -> Result<Address, sqlx::Error> {
+            let text = |c: &str| -> Result<String, sqlx::Error> {
+                Ok(row.try_get::<Option<String>, _>(c)?.unwrap_or_default())
+            };
+            Ok(Address {
+                street,
+                house_number: text("house_number")?,
+                postal_code: text("postal_code")?,
+                municipality: text("municipality")?,
+                country: text("country")?,
+            })
+        })
+        .transpose()
+}
+
+/// A `persons` row as stored (the [`PERSON_COLUMNS`] in order, `is_bis`
+/// and `updated_at` left out), read by sqlx or by the native reader, then
+/// parsed once into a [`Person`].
+struct PersonText {
+    ssin: String,
+    last_name: String,
+    first_name: String,
+    birth_date: Option<String>,
+    sex: Option<String>,
+    nationality: Option<String>,
+    address: [Option<String>; 5],
+    death_date: Option<String>,
+}
+
+impl PersonText {
+    fn from_any(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let text = |c: &str| row.try_get::<Option<String>, _>(c);
+        Ok(Self {
+            ssin: row.try_get("ssin")?,
+            last_name: row.try_get("last_name")?,
+            first_name: row.try_get("first_name")?,
+            birth_date: text("birth_date")?,
+            sex: text("sex")?,
+            nationality: text("nationality")?,
+            address: [
+                text("street")?,
+                text("house_number")?,
+                text("postal_code")?,
+                text("municipality")?,
+                text("country")?,
+            ],
+            death_date: text("death_date")?,
+        })
+    }
+
+    /// From a native row whose columns start at `first` in
+    /// [`PERSON_COLUMNS`] order.
+    fn from_native(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Self> {
+        let text = |i: usize| row.get::<_, Option<String>>(first + i);
+        Ok(Self {
+            ssin: row.get(first)?,
+            last_name: row.get(first + 1)?,
+            first_name: row.get(first + 2)?,
+            birth_date: text(3)?,
+            sex: text(4)?,
+            nationality: text(5)?,
+            address: [text(6)?, text(7)?, text(8)?, text(9)?, text(10)?],
+            death_date: text(11)?,
+        })
+    }
+
+    fn into_person(self) -> Result<Person, StoreError> {
+        let corrupt = |_| StoreError::Corrupt("persons");
+        let date = |col: &str, v: Option<String>| -> Result<Option<time::Date>, StoreError> {
+            v.map(|d| parse_date(col, &d).map_err(|_| StoreError::Corrupt("persons")))
+                .transpose()
+        };
+        let [street, house_number, postal_code, municipality, country] = self.address;
+        Ok(Person {
+            ssin: Ssin::parse(&self.ssin).map_err(corrupt)?,
+            last_name: self.last_name,
+            first_name: self.first_name,
+            birth_date: date("birth_date", self.birth_date)?,
+            sex: self
+                .sex
+                .map(|s| s.parse::<Sex>().map_err(|_| StoreError::Corrupt("persons")))
+                .transpose()?,
+            nationality: self
+                .nationality
+                .map(|n| {
+                    CountryCode::parse("nationality", &n)
+                        .map_err(|_| StoreError::Corrupt("persons"))
+                })
+                .transpose()?,
+            address: street.map(|street| Address {
+                street,
+                house_number: house_number.unwrap_or_default(),
+                postal_code: postal_code.unwrap_or_default(),
+                municipality: municipality.unwrap_or_default(),
+                country: country.unwrap_or_default(),
+            }),
+            death_date: date("death_date", self.death_date)?,
+        })
+    }
 }
 
 fn person_from(row: &AnyRow) -> Result<Person, StoreError> {
-    let corrupt = |_| StoreError::Corrupt("persons");
-    let ssin: String = row.try_get("ssin")?;
-    let date = |col: &str| -> Result<Option<time::Date>, StoreError> {
-        let v: Option<String> = row.try_get(col)?;
-        v.map(|d| parse_date(col, &d).map_err(|_| StoreError::Corrupt("persons")))
-            .transpose()
-    };
-    Ok(Person {
-        ssin: Ssin::parse(&ssin).map_err(corrupt)?,
-        last_name: row.try_get("last_name")?,
-        first_name: row.try_get("first_name")?,
-        birth_date: date("birth_date")?,
-        sex: row
-            .try_get::<Option<String>, _>("sex")?
-            .map(|s| s.parse::<Sex>().map_err(|_| StoreError::Corrupt("persons")))
-            .transpose()?,
-        nationality: row
-            .try_get::<Option<String>, _>("nationality")?
-            .map(|n| {
-                CountryCode::parse("nationality", &n).map_err(|_| StoreError::Corrupt("persons"))
-            })
-            .transpose()?,
-        address: address_from(row)?,
-        death_date: date("death_date")?,
-    })
+    PersonText::from_any(row)?.into_person()
 }
 
 fn employer_from(row: &AnyRow) -> Result<Employer, StoreError> {
@@ -280,6 +338,47 @@ impl Store {
             offset += chunk.len();
         }
         Ok(out)
+    }
+
+    /// Whether [`Store::person_and_integration_inline`] is available (on
+    /// SQLite; on PostgreSQL a read is a network round trip anyway, and the
+    /// hub batches them).
+    pub fn reads_inline(&self) -> bool {
+        self.native.is_some()
+    }
+
+    /// One lookup of [`Store::persons_and_integration`], answered on this
+    /// thread without sqlx (see native.rs). SQLite only.
+    pub fn person_and_integration_inline(
+        &self,
+        l: &IntegrationLookup,
+    ) -> Result<(Option<Person>, bool), StoreError> {
+        let native = self
+            .native
+            .as_ref()
+            .ok_or_else(|| StoreError::Config("inline reads exist on SQLite only".into()))?;
+        let ssin = l.ssin.to_string();
+        let (person, integrated) = native.read(|conn| {
+            let person = crate::native::one(
+                conn,
+                &format!("SELECT {PERSON_COLUMNS} FROM persons WHERE ssin = ?1"),
+                [&ssin],
+                |r| PersonText::from_native(r, 0),
+            )?;
+            let integrated: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM person_references r \
+                     WHERE r.ssin = ?1 AND r.institution = ?2 AND r.capacity = ?3 \
+                     AND r.unregistered_at IS NULL AND r.start_date <= ?4 \
+                     AND (r.end_date IS NULL OR r.end_date >= ?4))",
+                )?
+                .query_row(
+                    rusqlite::params![ssin, l.institution, i64::from(l.capacity), l.today],
+                    |r| r.get(0),
+                )?;
+            Ok((person, integrated))
+        })?;
+        Ok((person.map(PersonText::into_person).transpose()?, integrated))
     }
 
     /// A living person with a National Register number (for demo logins).

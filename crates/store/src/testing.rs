@@ -138,6 +138,81 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn inline_lookups_answer_as_the_batched_query() {
+        use crate::{IntegrationLookup, NewReference};
+        let (store, _) = fresh_store().await.unwrap();
+        let i = Institution::new("CPAS-LIEGE", "CPAS de Liège", Some(17), None).unwrap();
+        store.insert_institution(&i, now()).await.unwrap();
+        let person = |ssin: &str| {
+            PersonInput {
+                ssin: ssin.into(),
+                last_name: "Peeters".into(),
+                first_name: "Jan".into(),
+                birth_date: None,
+                sex: Some("M".into()),
+                nationality: Some("BE".into()),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap()
+        };
+        let (current, ended, stranger) = (
+            person("93051822361"),
+            person("85073003328"),
+            person("77010100141"),
+        );
+        for p in [&current, &ended, &stranger] {
+            store.upsert_person(p, now()).await.unwrap();
+        }
+        let reference = |id: &str, ssin: &str, end: Option<&str>| NewReference {
+            id: id.into(),
+            institution: "CPAS-LIEGE".into(),
+            ssin: ssin.into(),
+            capacity: 1,
+            start_date: "2026-01-01".into(),
+            end_date: end.map(str::to_owned),
+        };
+        store
+            .insert_references(
+                &[
+                    reference("r1", "93051822361", None),
+                    reference("r2", "85073003328", Some("2026-06-30")),
+                ],
+                false,
+                now(),
+            )
+            .await
+            .unwrap();
+        let ask = |ssin: &str, capacity: u16| IntegrationLookup {
+            ssin: ssin.parse().unwrap(),
+            institution: "CPAS-LIEGE".into(),
+            capacity,
+            today: "2026-11-30".into(),
+        };
+        let asks = [
+            ask("93051822361", 1), // integrated
+            ask("93051822361", 2), // another capacity
+            ask("85073003328", 1), // reference ended
+            ask("77010100141", 1), // no reference
+            ask("90022512361", 1), // not in the register
+        ];
+        let batched = store.persons_and_integration(&asks).await.unwrap();
+        assert_eq!(
+            batched.iter().map(|(_, i)| *i).collect::<Vec<_>>(),
+            [true, false, false, false, false]
+        );
+        assert_eq!(batched[0].0, Some(current));
+        assert_eq!(batched[4].0, None);
+        if store.reads_inline() {
+            for (a, expected) in asks.iter().zip(&batched) {
+                assert_eq!(&store.person_and_integration_inline(a).unwrap(), expected);
+            }
+        } else {
+            assert!(store.person_and_integration_inline(&asks[0]).is_err());
+        }
+    }
+
+    #[tokio::test]
     async fn jti_replay_is_refused_until_expiry() {
         let (store, _) = fresh_store().await.unwrap();
         let exp = now().plus_seconds(60);

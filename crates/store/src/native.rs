@@ -1,0 +1,92 @@
+//! SQLite only: point reads run directly on the calling thread.
+//!
+//! sqlx runs every SQLite statement on a per-connection worker thread, so
+//! each statement is a hand-off there and back (two futex wakes and the
+//! context switches on a busy machine), and each row is copied into the
+//! `Any` driver's owned values. For an indexed point read that costs many
+//! times the read itself: on the hub's `identification` message it was the
+//! largest cost after the durable audit append (docs/benchmarks.md). The
+//! reads here use a small pool of read-only connections of their own (WAL:
+//! a reader never waits for the writer) and run inline.
+//!
+//! Only bounded reads by key belong here: they hold the calling runtime
+//! thread for the read's duration (microseconds on a warm cache, as long as
+//! a page fault on a cold one).
+
+use crate::StoreError;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Connections kept idle; more may be opened under a burst.
+const IDLE: usize = 8;
+
+pub(crate) struct NativeReaders {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for NativeReaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeReaders").finish_non_exhaustive()
+    }
+}
+
+impl NativeReaders {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // As the sqlx connections (connect.rs): a commit elsewhere resets a
+        // reader's page cache, so pages come back through the map, not a
+        // pread and a copy each.
+        conn.execute_batch(
+            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -8192; \
+             PRAGMA mmap_size = 1073741824; PRAGMA query_only = ON;",
+        )?;
+        Ok(conn)
+    }
+
+    /// Runs `read` on an idle connection (one is opened if none is).
+    pub(crate) fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let out = read(&conn);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < IDLE {
+            idle.push(conn);
+        }
+        Ok(out?)
+    }
+}
+
+/// `SELECT … WHERE key = ?` returning at most one row.
+pub(crate) fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    conn.prepare_cached(sql)?.query_row(params, map).optional()
+}
