@@ -84,10 +84,6 @@ fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
                     // 32 MiB page cache per connection (the default 2 MiB makes
                     // bulk loads re-read index pages from the OS).
                     conn.execute("PRAGMA cache_size = -32768").await?;
-                    // Reads of the main file through a memory map: a reader
-                    // whose page cache a commit invalidated (every audit group
-                    // commit does) re-reads without a pread and copy per page.
-                    conn.execute("PRAGMA mmap_size = 1073741824").await?;
                     Ok(())
                 })
             }),
