@@ -14,7 +14,7 @@
 //! a page fault on a cold one).
 
 use crate::StoreError;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::{Connection, OpenFlags};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -79,14 +79,4 @@ impl NativeReaders {
         }
         Ok(out?)
     }
-}
-
-/// `SELECT … WHERE key = ?` returning at most one row.
-pub(crate) fn one<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<Option<T>> {
-    conn.prepare_cached(sql)?.query_row(params, map).optional()
 }

@@ -15,6 +15,18 @@ use sqlx::{AssertSqlSafe, Row};
 const PERSON_COLUMNS: &str = "ssin, last_name, first_name, birth_date, sex, nationality, street, house_number, \
      postal_code, municipality, country, death_date, is_bis, updated_at";
 
+/// How many columns [`PERSON_COLUMNS`] names.
+const PERSON_COLUMN_COUNT: usize = 14;
+
+/// [`PERSON_COLUMNS`] of the table aliased `p`.
+fn prefixed_person_columns() -> String {
+    PERSON_COLUMNS
+        .split(',')
+        .map(|c| format!("p.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One integration check with its register lookup (see
 /// [`Store::persons_and_integration`]).
 #[derive(Debug, Clone)]
@@ -297,10 +309,7 @@ impl Store {
         lookups: &[IntegrationLookup],
     ) -> Result<Vec<(Option<Person>, bool)>, StoreError> {
         let mut out: Vec<(Option<Person>, bool)> = vec![(None, false); lookups.len()];
-        let columns: Vec<String> = PERSON_COLUMNS
-            .split(',')
-            .map(|c| format!("p.{}", c.trim()))
-            .collect();
+        let columns = prefixed_person_columns();
         let mut offset = 0usize;
         for chunk in lookups.chunks(self.bulk_rows(5)) {
             let mut sql = crate::sql::Sql::new(
@@ -308,12 +317,11 @@ impl Store {
                 "WITH v (k, ssin, institution, capacity, today) AS (VALUES ",
             );
             sql.tuples(chunk.len(), 5).push(&format!(
-                ") SELECT v.k AS k, {}, CAST(CASE WHEN EXISTS (SELECT 1 FROM person_references r \
+                ") SELECT v.k AS k, {columns}, CAST(CASE WHEN EXISTS (SELECT 1 FROM person_references r \
                  WHERE r.ssin = v.ssin AND r.institution = v.institution AND r.capacity = v.capacity \
                  AND r.unregistered_at IS NULL AND r.start_date <= v.today \
                  AND (r.end_date IS NULL OR r.end_date >= v.today)) THEN 1 ELSE 0 END AS BIGINT) AS integrated \
-                 FROM v LEFT JOIN persons p ON p.ssin = v.ssin",
-                columns.join(", ")
+                 FROM v LEFT JOIN persons p ON p.ssin = v.ssin"
             ));
             let mut q = sql.query();
             for (i, l) in chunk.iter().enumerate() {
@@ -358,25 +366,29 @@ impl Store {
             .as_ref()
             .ok_or_else(|| StoreError::Config("inline reads exist on SQLite only".into()))?;
         let ssin = l.ssin.to_string();
+        // One statement (one read transaction): the person, if known, and
+        // the integration check, as the batched query does per row.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {}, EXISTS (SELECT 1 FROM person_references r \
+                 WHERE r.ssin = v.ssin AND r.institution = ?2 AND r.capacity = ?3 \
+                 AND r.unregistered_at IS NULL AND r.start_date <= ?4 \
+                 AND (r.end_date IS NULL OR r.end_date >= ?4)) \
+                 FROM (SELECT ?1 AS ssin) v LEFT JOIN persons p ON p.ssin = v.ssin",
+                prefixed_person_columns()
+            )
+        });
         let (person, integrated) = native.read(|conn| {
-            let person = crate::native::one(
-                conn,
-                &format!("SELECT {PERSON_COLUMNS} FROM persons WHERE ssin = ?1"),
-                [&ssin],
-                |r| PersonText::from_native(r, 0),
-            )?;
-            let integrated: bool = conn
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM person_references r \
-                     WHERE r.ssin = ?1 AND r.institution = ?2 AND r.capacity = ?3 \
-                     AND r.unregistered_at IS NULL AND r.start_date <= ?4 \
-                     AND (r.end_date IS NULL OR r.end_date >= ?4))",
-                )?
-                .query_row(
-                    rusqlite::params![ssin, l.institution, i64::from(l.capacity), l.today],
-                    |r| r.get(0),
-                )?;
-            Ok((person, integrated))
+            conn.prepare_cached(&SQL)?.query_row(
+                rusqlite::params![ssin, l.institution, i64::from(l.capacity), l.today],
+                |r| {
+                    let person = match r.get::<_, Option<String>>(0)? {
+                        Some(_) => Some(PersonText::from_native(r, 0)?),
+                        None => None,
+                    };
+                    Ok((person, r.get::<_, bool>(PERSON_COLUMN_COUNT)?))
+                },
+            )
         })?;
         Ok((person.map(PersonText::into_person).transpose()?, integrated))
     }
@@ -623,5 +635,15 @@ impl Store {
                 .await?
                 .is_some(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn person_column_count_matches_the_list() {
+        assert_eq!(PERSON_COLUMNS.split(',').count(), PERSON_COLUMN_COUNT);
     }
 }
