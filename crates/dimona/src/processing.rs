@@ -8,8 +8,8 @@ use crate::declaration::{Checked, DeclarationJson, Kind, check};
 use kruispunt_domain::clock::{format_date, parse_date};
 use kruispunt_domain::dimona::{
     AnomalyKind, DailyAction, DailyFacts, DailyPeriod, DailyState, DeclarationResult,
-    ExistingPeriod, InFacts, WorkerType, anomaly, check_daily_on, check_daily_registration,
-    check_in, check_out,
+    ExistingPeriod, InFacts, WorkerType, anomaly, check_daily_conflicts, check_daily_on,
+    check_daily_registration, check_in, check_out,
 };
 use kruispunt_domain::ids::{DailyRegistrationId, DimonaPeriodId, EmployerId, Ssin};
 use kruispunt_domain::registers::{Employer, Institution, Person};
@@ -289,17 +289,9 @@ fn decide_daily(
             cancelled: p.status == "cancelled",
         })
     });
-    let state = stored.as_ref().and_then(|s| {
-        Some((
-            DailyState {
-                start: date(&Some(s.start_date.clone()))?,
-                start_hour: s.start_hour.clone(),
-                end: date(&s.end_date),
-                end_hour: s.end_hour.clone(),
-            },
-            s.status == "cancelled",
-        ))
-    });
+    let state = stored
+        .as_ref()
+        .and_then(|s| Some((daily_state(s)?, s.status == "cancelled")));
     let outcome = check_daily_on(
         action,
         &facts,
@@ -307,6 +299,26 @@ fn decide_daily(
         daily_period.as_ref(),
     );
     anomalies.extend(outcome.anomalies);
+    if let (Some(after), Some(p)) = (&outcome.after, &period) {
+        // The period's other active registrations, as read for the pass
+        // and as earlier declarations of it left them.
+        let this = stored.as_ref().map(|s| s.registration_id);
+        let others: Vec<DailyState> = pass
+            .registrations
+            .values()
+            .filter(|r| {
+                r.period_id == p.period_id
+                    && r.status != "cancelled"
+                    && Some(r.registration_id) != this
+            })
+            .filter_map(daily_state)
+            .collect();
+        anomalies.extend(check_daily_conflicts(
+            state.as_ref().map(|(s, _)| s),
+            after,
+            &others,
+        ));
+    }
     out.period = period.clone();
     if DeclarationResult::from_anomalies(anomalies) == DeclarationResult::B {
         return Ok(out);
@@ -371,6 +383,15 @@ struct Claimed<'a> {
     /// For an IN: the SSIN given, or found from the identity data; `None`
     /// while the worker cannot be identified (result S).
     ssin: Option<Ssin>,
+}
+
+fn daily_state(r: &DailyRegistrationRow) -> Option<DailyState> {
+    Some(DailyState {
+        start: date(&Some(r.start_date.clone()))?,
+        start_hour: r.start_hour.clone(),
+        end: date(&r.end_date),
+        end_hour: r.end_hour.clone(),
+    })
 }
 
 fn date(s: &Option<String>) -> Option<time::Date> {
@@ -555,17 +576,21 @@ impl Dimona {
         for r in registrations {
             pass.registrations.insert(r.registration_id, r);
         }
-        // The live registrations of the periods the pass may cancel.
-        let cancelled_periods: Vec<i64> = claimed
+        // The live registrations of the periods the pass may cancel, and of
+        // those it registers days on (overlaps are checked against them).
+        let mut registration_periods: Vec<i64> = claimed
             .iter()
-            .filter(|c| c.checked.kind == Kind::Cancel)
+            .filter(|c| matches!(c.checked.kind, Kind::Cancel | Kind::DailyRegistration))
             .filter_map(|c| c.checked.period_id.map(|p| p.as_i64()))
+            .chain(pass.registrations.values().map(|r| r.period_id))
             .collect();
-        if !cancelled_periods.is_empty() {
+        registration_periods.sort_unstable();
+        registration_periods.dedup();
+        if !registration_periods.is_empty() {
             for r in dimona_pass::active_daily_registrations_of_periods_in(
                 tx.conn(),
                 backend,
-                &cancelled_periods,
+                &registration_periods,
             )
             .await?
             {

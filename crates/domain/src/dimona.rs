@@ -159,6 +159,9 @@ anomalies! {
     DAILY_UNKNOWN = "01085-354", Blocking, "Numéro de période Dimona inconnu", "Identificatienummer van Dimonaperiode onbekend";
     DAILY_CANCELLED = "01085-355", Blocking, "Période Dimona ou enregistrement journalier déjà annulé", "Reeds geannuleerde Dimonaperiode of dagelijkse registratie";
     DAILY_NOT_MODIFIABLE = "01085-181", Blocking, "Modification ou annulation non autorisée", "Wijziging of annulatie niet toegelaten";
+    DAILY_TOO_MANY_HOURS = "90480-260", Blocking, "Nombre d'heures trop élevé (plus de 24 heures)", "Aantal uren te hoog";
+    DAILY_OVERLAP = "90480-334", Blocking, "Chevauchement avec un autre enregistrement journalier de la période", "Overlappend";
+    DAILY_NO_CHANGE = "90480-444", Blocking, "Aucune modification trouvée", "Er zijn geen wijzigingen gevonden";
     PERIOD_ID_FORBIDDEN = "00913-005", Blocking, "Numéro de période Dimona interdit", "Identificatienummer van Dimonaperiode verboden";
     DAILY_OUTSIDE_PERIOD = "00913-462", Blocking, "Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona", "Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode";
     DAILY_START_OUTSIDE_PERIOD = "00910-462", Blocking, "Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona", "Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode";
@@ -610,6 +613,60 @@ pub struct DailyState {
     pub end_hour: Option<String>,
 }
 
+impl DailyState {
+    /// Minutes since an epoch at `day`, `hour` (`HHMM`), or `default`
+    /// minutes into the day when the hour is not given.
+    fn at(day: Date, hour: Option<&str>, default: i64) -> i64 {
+        let minutes = hour
+            .and_then(parse_hour)
+            .map(|v| i64::from(v / 100 * 60 + v % 100))
+            .unwrap_or(default);
+        i64::from(day.to_julian_day()) * 1440 + minutes
+    }
+
+    /// The shift as `[start, end)` in minutes. Without an end date it ends
+    /// on its start day; without an end hour, `open_end` minutes into the
+    /// end day (0 for the shortest it can be, 1440 for the longest).
+    fn span(&self, open_end: i64) -> (i64, i64) {
+        (
+            Self::at(self.start, Some(&self.start_hour), 0),
+            Self::at(
+                self.end.unwrap_or(self.start),
+                self.end_hour.as_deref(),
+                open_end,
+            ),
+        )
+    }
+}
+
+/// The rules of a create or modify that [`check_daily_on`] accepted,
+/// against what it replaces and the period's other active registrations:
+/// a modify that changes nothing (90480-444), a shift of more than 24 hours
+/// (90480-260), a shift overlapping another one (90480-334; a shift with
+/// no end hour is taken to last until the end of its end day).
+pub fn check_daily_conflicts(
+    before: Option<&DailyState>,
+    after: &DailyState,
+    others: &[DailyState],
+) -> Vec<AnomalyKind> {
+    if before == Some(after) {
+        return vec![anomaly::DAILY_NO_CHANGE];
+    }
+    let mut out = Vec::new();
+    let (start, shortest_end) = after.span(0);
+    if shortest_end - start > 24 * 60 {
+        out.push(anomaly::DAILY_TOO_MANY_HOURS);
+    }
+    let (_, end) = after.span(1440);
+    if others.iter().any(|o| {
+        let (o_start, o_end) = o.span(1440);
+        start < o_end && o_start < end
+    }) {
+        out.push(anomaly::DAILY_OVERLAP);
+    }
+    out
+}
+
 /// The Dimona period a daily registration is (to be) on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DailyPeriod {
@@ -719,6 +776,63 @@ pub fn check_daily_on(
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn daily_conflicts_no_change_too_long_and_overlap() {
+        let shift = |start, sh: &str, end, eh: Option<&str>| DailyState {
+            start,
+            start_hour: sh.into(),
+            end,
+            end_hour: eh.map(str::to_owned),
+        };
+        let day = date!(2026 - 12 - 01);
+        let morning = shift(day, "0800", None, Some("1200"));
+        let ids_of = |v: Vec<AnomalyKind>| v.iter().map(|a| a.id).collect::<Vec<_>>();
+        assert!(check_daily_conflicts(None, &morning, &[]).is_empty());
+        assert_eq!(
+            ids_of(check_daily_conflicts(Some(&morning), &morning, &[])),
+            ["90480-444"]
+        );
+        // Night shift to the next morning: 10 hours, fine; two days: not.
+        let night = shift(day, "2200", Some(date!(2026 - 12 - 02)), Some("0800"));
+        assert!(check_daily_conflicts(None, &night, &[]).is_empty());
+        let long = shift(day, "0800", Some(date!(2026 - 12 - 02)), Some("0801"));
+        assert_eq!(
+            ids_of(check_daily_conflicts(None, &long, &[])),
+            ["90480-260"]
+        );
+        let no_hour = shift(day, "0800", Some(date!(2026 - 12 - 03)), None);
+        assert_eq!(
+            ids_of(check_daily_conflicts(None, &no_hour, &[])),
+            ["90480-260"]
+        );
+        // Afternoon after the morning: no overlap; touching ends are fine.
+        let afternoon = shift(day, "1200", None, Some("1700"));
+        assert!(check_daily_conflicts(None, &afternoon, std::slice::from_ref(&morning)).is_empty());
+        let late_morning = shift(day, "1100", None, Some("1500"));
+        assert_eq!(
+            ids_of(check_daily_conflicts(
+                None,
+                &late_morning,
+                std::slice::from_ref(&morning)
+            )),
+            ["90480-334"]
+        );
+        // A shift without end hour runs to the end of its day.
+        let open = shift(day, "0600", None, None);
+        assert_eq!(
+            ids_of(check_daily_conflicts(None, &afternoon, &[open])),
+            ["90480-334"]
+        );
+        // The next morning: free from 08:00, when the night shift ends.
+        let tomorrow = shift(date!(2026 - 12 - 02), "0800", None, Some("1200"));
+        assert!(check_daily_conflicts(None, &tomorrow, &[morning, night.clone()]).is_empty());
+        let early = shift(date!(2026 - 12 - 02), "0700", None, Some("1200"));
+        assert_eq!(
+            ids_of(check_daily_conflicts(None, &early, &[night])),
+            ["90480-334"]
+        );
+    }
 
     fn base() -> InFacts {
         InFacts {

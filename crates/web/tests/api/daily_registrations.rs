@@ -451,6 +451,73 @@ async fn daily_registrations_are_refused_with_the_glossary_anomalies() {
     );
 }
 
+/// Shifts on one period may not overlap (90480-334, also with one created
+/// earlier in the same file), last more than 24 hours (90480-260), or be
+/// "modified" into what they already are (90480-444).
+#[tokio::test]
+async fn overlapping_too_long_and_unchanged_registrations_are_refused() {
+    let s = sender().await;
+    let pid = with_period(&s).await;
+    let create = |start: &str, sh: &str, end: &str, eh: &str| {
+        daily(&[
+            ("AttestationStatus", "0"),
+            ("DimonaPeriodId", &pid),
+            ("StartingDate", start),
+            ("StartingHour", sh),
+            ("EndingDate", end),
+            ("EndingHour", eh),
+        ])
+    };
+    let n = send(
+        &s,
+        "FI.DIMONA.935467.20261130.00021.R.1.1",
+        &[
+            create("2026-12-05", "1800", "2026-12-05", "2300"),
+            // Starts before the first one ends.
+            create("2026-12-05", "2200", "2026-12-06", "0100"),
+            // 25 hours.
+            create("2026-12-06", "0300", "2026-12-07", "0400"),
+            // Right after the first one: fine.
+            create("2026-12-05", "2300", "2026-12-06", "0200"),
+        ],
+    )
+    .await;
+    expect(
+        &n,
+        &[
+            ("1", &[]),
+            ("0", &["90480-334"]),
+            ("0", &["90480-260"]),
+            ("1", &[]),
+        ],
+    );
+    assert!(
+        n.contains("Chevauchement avec un autre enregistrement journalier"),
+        "{n}"
+    );
+    let first = all(&n, "DailyRegistrationId")[0].clone();
+
+    let modify = |eh: &str| {
+        daily(&[
+            ("AttestationStatus", "1"),
+            ("DailyRegistrationId", &first),
+            ("EndingHour", eh),
+        ])
+    };
+    let n = send(
+        &s,
+        "FI.DIMONA.935467.20261130.00022.R.1.1",
+        // The same end hour; one that runs into the next shift; an earlier
+        // one (its own old hours do not count as an overlap).
+        &[modify("2300"), modify("2330"), modify("2200")],
+    )
+    .await;
+    expect(
+        &n,
+        &[("0", &["90480-444"]), ("0", &["90480-334"]), ("1", &[])],
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_attestation_status_refuses_the_file_with_00110_003() {
     let s = sender().await;
