@@ -9,7 +9,7 @@ use kruispunt_domain::clock::{format_date, parse_date};
 use kruispunt_domain::dimona::{
     AnomalyKind, DailyAction, DailyFacts, DailyPeriod, DailyState, DeclarationResult,
     ExistingPeriod, InFacts, WorkerType, anomaly, check_daily_conflicts, check_daily_on,
-    check_daily_registration, check_in, check_out,
+    check_daily_registration, check_in, check_out, check_period_keeps_registrations,
 };
 use kruispunt_domain::ids::{DailyRegistrationId, DimonaPeriodId, EmployerId, Ssin};
 use kruispunt_domain::registers::{Employer, Institution, Person};
@@ -576,11 +576,12 @@ impl Dimona {
         for r in registrations {
             pass.registrations.insert(r.registration_id, r);
         }
-        // The live registrations of the periods the pass may cancel, and of
-        // those it registers days on (overlaps are checked against them).
+        // The live registrations of the periods the pass may cancel, move or
+        // close (their days must stay inside), and of those it registers
+        // days on (overlaps are checked against them).
         let mut registration_periods: Vec<i64> = claimed
             .iter()
-            .filter(|c| matches!(c.checked.kind, Kind::Cancel | Kind::DailyRegistration))
+            .filter(|c| c.checked.kind != Kind::In)
             .filter_map(|c| c.checked.period_id.map(|p| p.as_i64()))
             .chain(pass.registrations.values().map(|r| r.period_id))
             .collect();
@@ -900,6 +901,24 @@ impl Dimona {
                             _ => {
                                 p.status = "cancelled".into();
                                 keep_reference = false;
+                            }
+                        }
+                        if keep_reference && let Some(new_start) = date(&Some(p.start_date.clone()))
+                        {
+                            let days: Vec<time::Date> = pass
+                                .registrations
+                                .values()
+                                .filter(|r| r.period_id == p.period_id && r.status != "cancelled")
+                                .filter_map(|r| date(&Some(r.start_date.clone())))
+                                .collect();
+                            for a in check_period_keeps_registrations(
+                                new_start,
+                                date(&p.end_date),
+                                &days,
+                            ) {
+                                if !anomalies.contains(&a) {
+                                    anomalies.push(a);
+                                }
                             }
                         }
                         if DeclarationResult::from_anomalies(&anomalies) != DeclarationResult::B {

@@ -164,6 +164,7 @@ anomalies! {
     DAILY_NO_CHANGE = "90480-444", Blocking, "Aucune modification trouvée", "Er zijn geen wijzigingen gevonden";
     PERIOD_ID_FORBIDDEN = "00913-005", Blocking, "Numéro de période Dimona interdit", "Identificatienummer van Dimonaperiode verboden";
     DAILY_OUTSIDE_PERIOD = "00913-462", Blocking, "Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona", "Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode";
+    DAILY_END_OUTSIDE_PERIOD = "00911-462", Blocking, "Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona", "Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode";
     DAILY_START_OUTSIDE_PERIOD = "00910-462", Blocking, "Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona", "Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode";
     START_FORBIDDEN = "00910-005", Blocking, "Date de début interdite", "Begindatum verboden";
     END_FORBIDDEN = "00911-005", Blocking, "Date de fin interdite", "Einddatum verboden";
@@ -639,6 +640,27 @@ impl DailyState {
     }
 }
 
+/// An OUT or UPDATE that would leave an active daily registration outside
+/// its period: a new start after a registered day (00910-462), a new end
+/// before one (00911-462). `days`: the start days of the period's active
+/// registrations.
+pub fn check_period_keeps_registrations(
+    start: Date,
+    end: Option<Date>,
+    days: &[Date],
+) -> Vec<AnomalyKind> {
+    let mut out = Vec::new();
+    if days.iter().any(|d| *d < start) {
+        out.push(anomaly::DAILY_START_OUTSIDE_PERIOD);
+    }
+    if let Some(end) = end
+        && days.iter().any(|d| *d > end)
+    {
+        out.push(anomaly::DAILY_END_OUTSIDE_PERIOD);
+    }
+    out
+}
+
 /// The rules of a create or modify that [`check_daily_on`] accepted,
 /// against what it replaces and the period's other active registrations:
 /// a modify that changes nothing (90480-444), a shift of more than 24 hours
@@ -776,6 +798,30 @@ pub fn check_daily_on(
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn a_period_keeps_its_registered_days_inside() {
+        let days = [date!(2026 - 12 - 05), date!(2026 - 12 - 09)];
+        let ids_of = |v: Vec<AnomalyKind>| v.iter().map(|a| a.id).collect::<Vec<_>>();
+        assert!(check_period_keeps_registrations(date!(2026 - 12 - 05), None, &days).is_empty());
+        assert!(
+            check_period_keeps_registrations(
+                date!(2026 - 12 - 01),
+                Some(date!(2026 - 12 - 09)),
+                &days
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            ids_of(check_period_keeps_registrations(
+                date!(2026 - 12 - 06),
+                Some(date!(2026 - 12 - 08)),
+                &days
+            )),
+            ["00910-462", "00911-462"]
+        );
+        assert!(check_period_keeps_registrations(date!(2026 - 12 - 06), None, &[]).is_empty());
+    }
 
     #[test]
     fn daily_conflicts_no_change_too_long_and_overlap() {

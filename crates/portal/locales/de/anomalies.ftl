@@ -48,6 +48,7 @@ anomaly-90480-444 = Keine Änderungen gefunden
 anomaly-00913-005 = Dimona-Periodennummer nicht zulässig
 anomaly-00913-462 = Die tägliche Registrierung ist mit den Merkmalen der Dimona-Periode unvereinbar
 anomaly-00910-462 = Die tägliche Registrierung ist mit den Merkmalen der Dimona-Periode unvereinbar
+anomaly-00911-462 = Die tägliche Registrierung ist mit den Merkmalen der Dimona-Periode unvereinbar
 anomaly-00910-005 = Anfangsdatum nicht zulässig
 anomaly-00911-005 = Enddatum nicht zulässig
 anomaly-00777-005 = Anfangsuhrzeit nicht zulässig

@@ -48,6 +48,7 @@ anomaly-90480-444 = No changes found
 anomaly-00913-005 = Dimona period number not allowed
 anomaly-00913-462 = The daily registration does not match the characteristics of the Dimona period
 anomaly-00910-462 = The daily registration does not match the characteristics of the Dimona period
+anomaly-00911-462 = The daily registration does not match the characteristics of the Dimona period
 anomaly-00910-005 = Start date not allowed
 anomaly-00911-005 = End date not allowed
 anomaly-00777-005 = Start time not allowed

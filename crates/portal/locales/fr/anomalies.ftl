@@ -48,6 +48,7 @@ anomaly-90480-444 = Aucune modification trouvée
 anomaly-00913-005 = Numéro de période Dimona interdit
 anomaly-00913-462 = Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona
 anomaly-00910-462 = Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona
+anomaly-00911-462 = Incompatibilité entre l'enregistrement journalier et les caractéristiques de la période Dimona
 anomaly-00910-005 = Date de début interdite
 anomaly-00911-005 = Date de fin interdite
 anomaly-00777-005 = Heure de début interdite

@@ -48,6 +48,7 @@ anomaly-90480-444 = Er zijn geen wijzigingen gevonden
 anomaly-00913-005 = Identificatienummer van Dimonaperiode verboden
 anomaly-00913-462 = Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode
 anomaly-00910-462 = Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode
+anomaly-00911-462 = Onverenigbaarheid tussen de dagelijkse registratie en de karakteristieken van de Dimonaperiode
 anomaly-00910-005 = Begindatum verboden
 anomaly-00911-005 = Einddatum verboden
 anomaly-00777-005 = Beginuur verboden

@@ -518,6 +518,78 @@ async fn overlapping_too_long_and_unchanged_registrations_are_refused() {
     );
 }
 
+/// An OUT or UPDATE may not leave a registered day outside the period
+/// (00910-462 for the start, 00911-462 for the end).
+#[tokio::test]
+async fn a_period_cannot_be_moved_away_from_its_registered_days() {
+    let s = sender().await;
+    let pid = with_period(&s).await;
+    let create = |day: &str, sh: &str, eh: &str| {
+        daily(&[
+            ("AttestationStatus", "0"),
+            ("DimonaPeriodId", &pid),
+            ("StartingDate", day),
+            ("StartingHour", sh),
+            ("EndingDate", day),
+            ("EndingHour", eh),
+        ])
+    };
+    let n = send(
+        &s,
+        "FI.DIMONA.935467.20261130.00031.R.1.1",
+        &[
+            create("2026-12-05", "1800", "2300"),
+            create("2026-12-06", "0000", "0200"),
+        ],
+    )
+    .await;
+    expect(&n, &[("1", &[]), ("1", &[])]);
+    let registered = all(&n, "DailyRegistrationId");
+    assert_eq!(registered.len(), 2, "{n}");
+    let update = |zones: &str| {
+        form(&format!(
+            "\t\t<DimonaUpdate>\n\t\t\t<DimonaPeriodId>{pid}</DimonaPeriodId>\n{zones}\t\t</DimonaUpdate>\n"
+        ))
+    };
+    let out = || {
+        form(&format!(
+            "\t\t<DimonaOut>\n\t\t\t<DimonaPeriodId>{pid}</DimonaPeriodId>\n\t\t\t<EndingDate>2026-12-05</EndingDate>\n\t\t</DimonaOut>\n"
+        ))
+    };
+    let n = send(
+        &s,
+        "FI.DIMONA.935467.20261130.00032.R.1.1",
+        &[
+            update("\t\t\t<StartingDate>2026-12-06</StartingDate>\n\t\t\t<StartingHour>0000</StartingHour>\n"),
+            update("\t\t\t<EndingDate>2026-12-05</EndingDate>\n\t\t\t<EndingHour>2359</EndingHour>\n"),
+            out(),
+        ],
+    )
+    .await;
+    expect(
+        &n,
+        &[
+            ("0", &["00910-462"]),
+            ("0", &["00911-462"]),
+            ("0", &["00911-462"]),
+        ],
+    );
+    // Once the late day is cancelled, the period may end on the first day.
+    let n = send(
+        &s,
+        "FI.DIMONA.935467.20261130.00033.R.1.1",
+        &[
+            daily(&[
+                ("AttestationStatus", "3"),
+                ("DailyRegistrationId", &registered[1]),
+            ]),
+            out(),
+        ],
+    )
+    .await;
+    expect(&n, &[("1", &[]), ("1", &[])]);
+}
+
 #[tokio::test]
 async fn an_unknown_attestation_status_refuses_the_file_with_00110_003() {
     let s = sender().await;
