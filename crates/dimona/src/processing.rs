@@ -145,16 +145,23 @@ impl Pass {
     /// presence on a period that never was has no basis (those read for
     /// the pass, and those created earlier in it).
     fn cancel_registrations_of(&mut self, period_id: i64) {
-        let active: Vec<DailyRegistrationRow> = self
-            .registrations
-            .values()
-            .filter(|r| r.period_id == period_id && r.status != "cancelled")
-            .cloned()
-            .collect();
+        let active: Vec<DailyRegistrationRow> =
+            self.active_registrations_of(period_id).cloned().collect();
         for mut r in active {
             r.status = "cancelled".into();
             self.touch_registration(r);
         }
+    }
+
+    /// The period's active daily registrations: those read for the pass,
+    /// as earlier declarations of it left them.
+    fn active_registrations_of(
+        &self,
+        period_id: i64,
+    ) -> impl Iterator<Item = &DailyRegistrationRow> {
+        self.registrations
+            .values()
+            .filter(move |r| r.period_id == period_id && r.status != "cancelled")
     }
 
     fn known(&mut self, p: PeriodRow) {
@@ -300,17 +307,11 @@ fn decide_daily(
     );
     anomalies.extend(outcome.anomalies);
     if let (Some(after), Some(p)) = (&outcome.after, &period) {
-        // The period's other active registrations, as read for the pass
-        // and as earlier declarations of it left them.
+        // The period's other active registrations.
         let this = stored.as_ref().map(|s| s.registration_id);
         let others: Vec<DailyState> = pass
-            .registrations
-            .values()
-            .filter(|r| {
-                r.period_id == p.period_id
-                    && r.status != "cancelled"
-                    && Some(r.registration_id) != this
-            })
+            .active_registrations_of(p.period_id)
+            .filter(|r| Some(r.registration_id) != this)
             .filter_map(daily_state)
             .collect();
         anomalies.extend(check_daily_conflicts(
@@ -906,9 +907,7 @@ impl Dimona {
                         if keep_reference && let Some(new_start) = date(&Some(p.start_date.clone()))
                         {
                             let days: Vec<time::Date> = pass
-                                .registrations
-                                .values()
-                                .filter(|r| r.period_id == p.period_id && r.status != "cancelled")
+                                .active_registrations_of(p.period_id)
                                 .filter_map(|r| date(&Some(r.start_date.clone())))
                                 .collect();
                             for a in check_period_keeps_registrations(

@@ -66,21 +66,27 @@ fn bind_person<'q>(q: AnyQuery<'q>, p: &Person, now: Timestamp) -> AnyQuery<'q> 
 }
 
 fn address_from(row: &AnyRow) -> Result<Option<Address>, sqlx::Error> {
-    let street: Option<String> = row.try_get("street")?;
-    street
-        .map(|street| -> Result<Address, sqlx::Error> {
-            let text = |c: &str| -> Result<String, sqlx::Error> {
-                Ok(row.try_get::<Option<String>, _>(c)?.unwrap_or_default())
-            };
-            Ok(Address {
-                street,
-                house_number: text("house_number")?,
-                postal_code: text("postal_code")?,
-                municipality: text("municipality")?,
-                country: text("country")?,
-            })
-        })
-        .transpose()
+    let text = |c: &str| row.try_get::<Option<String>, _>(c);
+    Ok(address_of([
+        text("street")?,
+        text("house_number")?,
+        text("postal_code")?,
+        text("municipality")?,
+        text("country")?,
+    ]))
+}
+
+/// An address from its stored columns (street, house number, postal code,
+/// municipality, country): none without a street.
+fn address_of(parts: [Option<String>; 5]) -> Option<Address> {
+    let [street, house_number, postal_code, municipality, country] = parts;
+    street.map(|street| Address {
+        street,
+        house_number: house_number.unwrap_or_default(),
+        postal_code: postal_code.unwrap_or_default(),
+        municipality: municipality.unwrap_or_default(),
+        country: country.unwrap_or_default(),
+    })
 }
 
 /// A `persons` row as stored (the [`PERSON_COLUMNS`] in order, `is_bis`
@@ -118,14 +124,13 @@ impl PersonText {
         })
     }
 
-    /// From a native row whose columns start at `first` in
-    /// [`PERSON_COLUMNS`] order.
-    fn from_native(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Self> {
-        let text = |i: usize| row.get::<_, Option<String>>(first + i);
+    /// From a native row that starts with the [`PERSON_COLUMNS`], in order.
+    fn from_native(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let text = |i: usize| row.get::<_, Option<String>>(i);
         Ok(Self {
-            ssin: row.get(first)?,
-            last_name: row.get(first + 1)?,
-            first_name: row.get(first + 2)?,
+            ssin: row.get(0)?,
+            last_name: row.get(1)?,
+            first_name: row.get(2)?,
             birth_date: text(3)?,
             sex: text(4)?,
             nationality: text(5)?,
@@ -140,7 +145,6 @@ impl PersonText {
             v.map(|d| parse_date(col, &d).map_err(|_| StoreError::Corrupt("persons")))
                 .transpose()
         };
-        let [street, house_number, postal_code, municipality, country] = self.address;
         Ok(Person {
             ssin: Ssin::parse(&self.ssin).map_err(corrupt)?,
             last_name: self.last_name,
@@ -157,13 +161,7 @@ impl PersonText {
                         .map_err(|_| StoreError::Corrupt("persons"))
                 })
                 .transpose()?,
-            address: street.map(|street| Address {
-                street,
-                house_number: house_number.unwrap_or_default(),
-                postal_code: postal_code.unwrap_or_default(),
-                municipality: municipality.unwrap_or_default(),
-                country: country.unwrap_or_default(),
-            }),
+            address: address_of(self.address),
             death_date: date("death_date", self.death_date)?,
         })
     }
@@ -383,7 +381,7 @@ impl Store {
                 rusqlite::params![ssin, l.institution, i64::from(l.capacity), l.today],
                 |r| {
                     let person = match r.get::<_, Option<String>>(0)? {
-                        Some(_) => Some(PersonText::from_native(r, 0)?),
+                        Some(_) => Some(PersonText::from_native(r)?),
                         None => None,
                     };
                     Ok((person, r.get::<_, bool>(PERSON_COLUMN_COUNT)?))
