@@ -97,9 +97,11 @@ def dimona_script(db, work, runs):
         con.close()
     # The date is filled in per request: each pass over the workers takes the
     # next day, and each run starts `day0` days further, so every IN is a new
-    # worker-day (a period to write, not a duplicate to refuse).
+    # one-day period (a period to write, not a duplicate or an overlap to
+    # refuse: without an end date a period is open and the next day's IN
+    # would overlap it).
     bodies = [json.dumps({"employer": {"employerId": employer}, "worker": {"ssin": s},
-                          "dimonaIn": {"startDate": "@DATE@",
+                          "dimonaIn": {"startDate": "@DATE@", "endDate": "@DATE@",
                                        "features": {"jointCommissionNumber": "XXX", "workerType": "OTH"}}})
               for s in ssins]
     paths = []
@@ -108,11 +110,16 @@ def dimona_script(db, work, runs):
         with open(path, "w") as f:
             f.write("bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
             f.write(f"day0 = {run * 400}\n")
+            # Each wrk thread runs its own copy of the script: the threads
+            # take every other request number (`tid`), or they would send the
+            # same declarations, and half would be refused as duplicates.
             f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                     "base = os.time{year=2027, month=1, day=1, hour=12}\n"
-                    "i = 0\nrequest = function()\n  i = i + 1\n"
-                    "  local n = ((i - 1) % #bodies) + 1\n"
-                    "  local day = os.date('%Y-%m-%d', base + (day0 + math.floor((i - 1) / #bodies)) * 86400)\n"
+                    "threads = 0\nfunction setup(thread)\n  thread:set('tid', threads)\n  threads = threads + 1\nend\n"
+                    "tid = 0\ni = 0\nrequest = function()\n  i = i + 1\n"
+                    "  local k = (i - 1) * 2 + tid\n"
+                    "  local n = (k % #bodies) + 1\n"
+                    "  local day = os.date('%Y-%m-%d', base + (day0 + math.floor(k / #bodies)) * 86400)\n"
                     "  return wrk.format(nil, nil, nil, (bodies[n]:gsub('@DATE@', day)))\nend\n")
         paths.append(path)
     return employer, paths

@@ -21,6 +21,7 @@ use kruispunt_domain::ids::EmployerId;
 use kruispunt_hub::{Hub, HubError};
 use kruispunt_store::{DeclarationRow, NewDeclaration};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// `kruispunt validate`: the same door checks and the rules that need no
@@ -128,42 +129,72 @@ pub struct Dimona {
     notice_wake: Arc<tokio::sync::Notify>,
     /// Set once the Dimona institution (ONSS) exists in the directory.
     onss_ready: Arc<tokio::sync::OnceCell<()>>,
+    /// The worker is processing stored declarations: new receipts queue
+    /// behind them instead of being processed on receipt.
+    backlog: Arc<AtomicBool>,
 }
 
 impl Dimona {
     /// Must run inside a tokio runtime (starts the receipt writer).
     pub fn new(hub: Hub) -> Self {
-        let (receipts, mut rx) = tokio::sync::mpsc::channel::<Receipt>(4096);
-        let writer_hub = hub.clone();
-        // Group commit of receipts: every declaration waiting at that moment
-        // is made durable by one statement, then all are answered 201.
-        tokio::spawn(async move {
-            let mut batch: Vec<Receipt> = Vec::with_capacity(256);
-            while let Some(first) = rx.recv().await {
-                batch.push(first);
-                while batch.len() < 256 {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
-                }
-                let rows: Vec<NewDeclaration> = batch.iter().map(|(d, _)| d.clone()).collect();
-                let result = writer_hub
-                    .store()
-                    .insert_declarations(&rows, writer_hub.now().millis())
-                    .await
-                    .map_err(|e| e.to_string());
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(result.clone());
-                }
-            }
-        });
-        Self {
+        let (receipts, rx) = tokio::sync::mpsc::channel::<Receipt>(4096);
+        let dimona = Self {
             hub,
             wake: Arc::new(tokio::sync::Notify::new()),
             receipts,
             notice_wake: Arc::new(tokio::sync::Notify::new()),
             onss_ready: Arc::new(tokio::sync::OnceCell::new()),
+            backlog: Arc::new(AtomicBool::new(false)),
+        };
+        tokio::spawn(dimona.clone().write_receipts(rx));
+        dimona
+    }
+
+    /// Group commit of receipts: every declaration waiting at that moment
+    /// is made durable together, then all are answered 201.
+    ///
+    /// On SQLite the same transaction also processes them (unless the
+    /// worker has a backlog, which must keep its order): SQLite has one
+    /// writer, and a separate receipt commit, then a pass waiting for the
+    /// writer, then its commit, was what bounded the receipt rate. On
+    /// PostgreSQL receipts are only stored; the worker processes them, on
+    /// any node, while receipts go on in parallel.
+    async fn write_receipts(self, mut rx: tokio::sync::mpsc::Receiver<Receipt>) {
+        let mut batch: Vec<Receipt> = Vec::with_capacity(256);
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            while batch.len() < 256 {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            let rows: Vec<NewDeclaration> = batch.iter().map(|(d, _)| d.clone()).collect();
+            let store = self.hub.store();
+            let inline = store.backend() == kruispunt_store::Backend::Sqlite
+                && !self.backlog.load(Ordering::Acquire);
+            let processed = inline
+                && match self.receive_and_process(&rows).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::debug!(error = %e, size = rows.len(), "processing on receipt failed; the declarations go to the worker");
+                        false
+                    }
+                };
+            let result = if processed {
+                Ok(())
+            } else {
+                store
+                    .insert_declarations(&rows, self.hub.now().millis())
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            for (_, done) in batch.drain(..) {
+                let _ = done.send(result.clone());
+            }
+            if !processed {
+                self.wake.notify_one();
+            }
         }
     }
 
@@ -234,7 +265,6 @@ impl Dimona {
         })?;
         metrics::counter!("dimona_declarations_received_total", "kind" => checked.kind.code())
             .increment(1);
-        self.wake.notify_one();
         Ok(id)
     }
 
@@ -273,6 +303,7 @@ impl Dimona {
         let mut batch = store
             .claim_declarations(self.hub.now().millis(), LEASE_MS, CLAIM, None)
             .await?;
+        let _backlog = Backlog::begin(&self.backlog, !batch.is_empty());
         while !batch.is_empty() {
             n += batch.len();
             // The next batch (the declarations after this one) is claimed
@@ -324,5 +355,24 @@ impl Dimona {
                     tokio::time::timeout(Duration::from_millis(200), dimona.wake.notified()).await;
             }
         });
+    }
+}
+
+/// Marks the worker's backlog while a drain runs (cleared on every exit,
+/// errors included).
+struct Backlog<'a>(&'a AtomicBool);
+
+impl<'a> Backlog<'a> {
+    fn begin(flag: &'a AtomicBool, busy: bool) -> Option<Self> {
+        busy.then(|| {
+            flag.store(true, Ordering::Release);
+            Backlog(flag)
+        })
+    }
+}
+
+impl Drop for Backlog<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }

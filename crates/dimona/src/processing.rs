@@ -17,7 +17,8 @@ use kruispunt_domain::sectors::DIMONA_CAPACITY;
 use kruispunt_hub::HubError;
 use kruispunt_store::dimona_pass::{self, FinishedDeclaration, ReferenceState};
 use kruispunt_store::{
-    AuditDraft, Backend, DailyRegistrationRow, DeclarationRow, PeriodRow, PersonChange, Store,
+    AuditDraft, AuditedTx, Backend, DailyRegistrationRow, DeclarationRow, PeriodRow, PersonChange,
+    Store,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -377,6 +378,20 @@ fn decide_daily(
 }
 
 /// A claimed declaration, parsed, with its worker's SSIN when known.
+/// A pass's declarations before its transaction begins.
+struct Prepared<'a> {
+    claimed: Vec<Claimed<'a>>,
+    pass: Pass,
+}
+
+/// What a committed pass leaves to do.
+struct PassDone {
+    /// Notices were queued for employers' webhooks.
+    hooks: bool,
+    /// Each declaration's result code.
+    results: Vec<String>,
+}
+
 struct Claimed<'a> {
     row: &'a DeclarationRow,
     body: DeclarationJson,
@@ -460,25 +475,7 @@ impl Dimona {
     /// is retried in its own transaction, so one bad declaration cannot
     /// hold the others back.
     pub(crate) async fn process_batch(&self, batch: &[DeclarationRow]) -> Result<(), HubError> {
-        let hub = self.hub();
-        // The Dimona institution holds the employment references. Made
-        // sure of once per process, before any batch transaction: on SQLite
-        // the writer connection is single, and the transaction holds it.
-        self.onss_ready
-            .get_or_try_init(|| async {
-                if let Ok(onss) = Institution::new(
-                    DIMONA_INSTITUTION,
-                    "Office national de sécurité sociale / RSZ",
-                    Some(12),
-                    None,
-                ) {
-                    hub.store()
-                        .insert_institution_with(&onss, true, hub.now())
-                        .await?;
-                }
-                Ok::<(), HubError>(())
-            })
-            .await?;
+        self.ensure_onss().await?;
         if batch.len() > 1 {
             match self.process_set(batch).await {
                 Ok(()) => return Ok(()),
@@ -495,14 +492,78 @@ impl Dimona {
         Ok(())
     }
 
+    /// The Dimona institution holds the employment references. Made sure
+    /// of once per process, before any pass's transaction: on SQLite the
+    /// writer connection is single, and the transaction holds it.
+    pub(crate) async fn ensure_onss(&self) -> Result<(), HubError> {
+        let hub = self.hub();
+        self.onss_ready
+            .get_or_try_init(|| async {
+                if let Ok(onss) = Institution::new(
+                    DIMONA_INSTITUTION,
+                    "Office national de sécurité sociale / RSZ",
+                    Some(12),
+                    None,
+                ) {
+                    hub.store()
+                        .insert_institution_with(&onss, true, hub.now())
+                        .await?;
+                }
+                Ok::<(), HubError>(())
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Processes `batch` in one transaction: reads for all, decides each in
     /// order, writes all, appends the audit entries, commits.
     async fn process_set(&self, batch: &[DeclarationRow]) -> Result<(), HubError> {
-        let hub = self.hub();
-        let store = hub.store();
         let started = std::time::Instant::now();
-        let now = hub.now();
-        let today = now.date();
+        let now = self.hub().now();
+        let prepared = self.prepare(batch).await?;
+        let mut tx = self
+            .hub()
+            .store()
+            .begin_audited(self.hub().config().checkpoint_every)
+            .await?;
+        let done = self.process_in(&mut tx, prepared, now, None).await?;
+        tx.commit().await?;
+        self.processed(done, batch.len(), started);
+        Ok(())
+    }
+
+    /// Receives and processes `rows` in ONE transaction (SQLite's receipt
+    /// path): the declarations become durable together with their
+    /// outcome, so a receipt costs no separate commit, and there is no
+    /// queue to wait in. On an error nothing is written, and the caller
+    /// stores the declarations alone for the worker (which retries them
+    /// one by one).
+    pub(crate) async fn receive_and_process(
+        &self,
+        rows: &[kruispunt_store::NewDeclaration],
+    ) -> Result<(), HubError> {
+        let started = std::time::Instant::now();
+        self.ensure_onss().await?;
+        let now = self.hub().now();
+        let batch: Vec<DeclarationRow> = rows
+            .iter()
+            .map(|d| DeclarationRow::received(d, now.millis()))
+            .collect();
+        let prepared = self.prepare(&batch).await?;
+        let store = self.hub().store();
+        let mut tx = store
+            .begin_audited(self.hub().config().checkpoint_every)
+            .await?;
+        let done = self.process_in(&mut tx, prepared, now, Some(rows)).await?;
+        tx.commit().await?;
+        self.processed(done, batch.len(), started);
+        Ok(())
+    }
+
+    /// What needs no transaction: each body parsed and checked, workers
+    /// without an SSIN identified, the employers read.
+    async fn prepare<'a>(&self, batch: &'a [DeclarationRow]) -> Result<Prepared<'a>, HubError> {
+        let store = self.hub().store();
         let mut claimed = Vec::with_capacity(batch.len());
         for row in batch {
             let body: DeclarationJson =
@@ -527,13 +588,67 @@ impl Dimona {
         for id in &employer_ids {
             pass.employers.insert(*id, None);
         }
-        for e in store.employers(&employer_ids).await? {
+        // Registers the pass reads but never writes, read before its
+        // transaction (on other connections, at the same time): on SQLite
+        // the transaction holds the one writer, and every statement in it
+        // is a round trip while it does.
+        let mut ssins: Vec<String> = claimed
+            .iter()
+            .filter_map(|c| c.ssin.map(|s| s.to_string()))
+            .collect();
+        ssins.sort_unstable();
+        ssins.dedup();
+        let (employers, webhooks, persons) = tokio::join!(
+            store.employers(&employer_ids),
+            store.notice_webhooks(&employer_ids),
+            async {
+                if ssins.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.persons(&ssins).await
+                }
+            }
+        );
+        for e in employers? {
             pass.employers.insert(e.employer_id.as_i64(), Some(e));
         }
+        pass.webhooks = webhooks?;
+        for p in persons? {
+            pass.persons.insert(p.ssin.to_string(), p);
+        }
+        Ok(Prepared { claimed, pass })
+    }
 
-        let mut tx = store.begin_audited(hub.config().checkpoint_every).await?;
+    /// After the commit: metrics, and the notice webhook worker woken.
+    fn processed(&self, done: PassDone, size: usize, started: std::time::Instant) {
+        metrics::histogram!("dimona_pass_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("dimona_pass_size").record(size as f64);
+        if done.hooks {
+            self.notice_wake.notify_one();
+        }
+        for result in &done.results {
+            metrics::counter!("dimona_declarations_processed_total", "result" => result_label(result))
+                .increment(1);
+        }
+    }
+
+    /// The pass inside `tx`: reads under the transaction, decides, writes,
+    /// appends the audit entries (the caller commits). `received`: the
+    /// declarations were received in this transaction and are not stored
+    /// yet (they are stored with their outcomes); otherwise they are
+    /// stored and their outcomes are recorded on them.
+    async fn process_in(
+        &self,
+        tx: &mut AuditedTx<'_>,
+        prepared: Prepared<'_>,
+        now: kruispunt_domain::clock::Timestamp,
+        received: Option<&[kruispunt_store::NewDeclaration]>,
+    ) -> Result<PassDone, HubError> {
+        let hub = self.hub();
+        let store = hub.store();
+        let today = now.date();
+        let Prepared { claimed, mut pass } = prepared;
         let backend = tx.backend();
-        pass.webhooks = dimona_pass::notice_webhooks_in(tx.conn(), backend, &employer_ids).await?;
         // Daily registrations named by modifies and cancels, first: their
         // periods are read with the others.
         let registration_ids: Vec<i64> = claimed
@@ -610,19 +725,22 @@ impl Dimona {
             {
                 pass.known(p);
             }
-            for p in store.persons(&ssins).await? {
-                pass.persons.insert(p.ssin.to_string(), p);
+            // The workers of the periods named (read with their periods).
+            let unknown: Vec<String> = ssins
+                .iter()
+                .filter(|s| !pass.persons.contains_key(*s))
+                .cloned()
+                .collect();
+            if !unknown.is_empty() {
+                for p in store.persons(&unknown).await? {
+                    pass.persons.insert(p.ssin.to_string(), p);
+                }
             }
         }
         let ins = claimed
             .iter()
             .filter(|c| c.checked.kind == Kind::In && c.ssin.is_some())
             .count() as i64;
-        if ins > 0 {
-            pass.next_period = dimona_pass::reserve_in(tx.conn(), "dimona_period", ins).await?;
-            pass.end_period = pass.next_period + ins;
-        }
-
         let creates = claimed
             .iter()
             .filter(|c| {
@@ -634,11 +752,24 @@ impl Dimona {
                     == Some(DailyAction::Create)
             })
             .count() as i64;
-        if creates > 0 {
-            pass.next_registration =
-                dimona_pass::reserve_in(tx.conn(), "daily_registration", creates).await?;
-            pass.end_registration = pass.next_registration + creates;
-        }
+        // Period ids, registration ids and notice numbers: one statement.
+        // Each declaration gets one notice.
+        let notices = claimed.len() as i64;
+        let first = dimona_pass::reserve_many_in(
+            tx.conn(),
+            backend,
+            &[
+                ("dimona_period", ins),
+                ("daily_registration", creates),
+                ("dimona_notice", notices),
+            ],
+        )
+        .await?;
+        pass.next_period = first[0];
+        pass.end_period = first[0] + ins;
+        pass.next_registration = first[1];
+        pass.end_registration = first[1] + creates;
+        let first_notice = first[2];
 
         for c in &claimed {
             self.decide(c, &mut pass, now)?;
@@ -674,9 +805,37 @@ impl Dimona {
             now.millis(),
         )
         .await?;
-        let finished =
-            dimona_pass::finish_declarations_in(tx.conn(), backend, &pass.finished, now.millis())
+        if pass.finished.len() != claimed.len() {
+            return Err(HubError::Internal(format!(
+                "{} outcomes for {} declarations",
+                pass.finished.len(),
+                claimed.len()
+            )));
+        }
+        let finished = match received {
+            Some(rows) => {
+                dimona_pass::insert_finished_declarations_in(
+                    tx.conn(),
+                    backend,
+                    rows,
+                    &pass.finished,
+                    first_notice,
+                    now.millis(),
+                )
                 .await?;
+                rows.len() as u64
+            }
+            None => {
+                dimona_pass::finish_declarations_in(
+                    tx.conn(),
+                    backend,
+                    &pass.finished,
+                    first_notice,
+                    now.millis(),
+                )
+                .await?
+            }
+        };
         if finished != pass.finished.len() as u64 {
             // Another worker processed some first: their results stand, and
             // this pass must not commit second periods for them.
@@ -696,17 +855,10 @@ impl Dimona {
             .collect();
         dimona_pass::enqueue_notice_deliveries_in(tx.conn(), backend, &hooks, now.millis()).await?;
         tx.append(&pass.audit, hub.key()).await?;
-        tx.commit().await?;
-        metrics::histogram!("dimona_pass_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("dimona_pass_size").record(batch.len() as f64);
-        if !hooks.is_empty() {
-            self.notice_wake.notify_one();
-        }
-        for f in &pass.finished {
-            metrics::counter!("dimona_declarations_processed_total", "result" => result_label(&f.result))
-                .increment(1);
-        }
-        Ok(())
+        Ok(PassDone {
+            hooks: !hooks.is_empty(),
+            results: pass.finished.iter().map(|f| f.result.clone()).collect(),
+        })
     }
 
     /// Decides one declaration against what the pass knows, and records the

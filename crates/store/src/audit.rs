@@ -464,15 +464,9 @@ impl AuditedTx<'_> {
         Ok(rows.iter().map(|(r, _)| r.seq).collect())
     }
 
-    /// Moves the head and commits the change with its audit entries.
-    pub async fn commit(mut self) -> Result<(), StoreError> {
-        if self.locked {
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(self.seq)
-                .bind(self.hash.clone())
-                .execute(&mut *self.tx)
-                .await?;
-        }
+    /// Commits the change with its audit entries. The head has moved
+    /// already: the trigger on `audit_log` moves it with each entry.
+    pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
         Ok(())
     }

@@ -84,6 +84,12 @@ fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
                     // 32 MiB page cache per connection (the default 2 MiB makes
                     // bulk loads re-read index pages from the OS).
                     conn.execute("PRAGMA cache_size = -32768").await?;
+                    // Checkpoints run on their own thread (`crate::checkpoint`).
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "PRAGMA wal_autocheckpoint = {}",
+                        crate::checkpoint::FALLBACK_PAGES
+                    )))
+                    .await?;
                     Ok(())
                 })
             }),
@@ -123,12 +129,16 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&writer).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&writer).await?,
         }
+        let native = sqlite_path.map(|p| {
+            let readers = std::sync::Arc::new(crate::native::NativeReaders::new(p.clone().into()));
+            crate::checkpoint::spawn(p.into(), std::sync::Arc::downgrade(&readers));
+            readers
+        });
         let store = Store {
             pool,
             writer,
             backend,
-            native: sqlite_path
-                .map(|p| std::sync::Arc::new(crate::native::NativeReaders::new(p.into()))),
+            native,
         };
         store.seed_sectors().await?;
         Ok(store)

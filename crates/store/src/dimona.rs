@@ -51,6 +51,28 @@ pub struct PeriodRow {
     pub declaration_id: String,
 }
 
+impl DeclarationRow {
+    /// A declaration as it is once received at `now`, not yet processed.
+    pub fn received(d: &NewDeclaration, now: i64) -> Self {
+        DeclarationRow {
+            id: d.id.clone(),
+            employer_id: d.employer_id,
+            declarant: d.declarant.clone(),
+            kind: d.kind.clone(),
+            ssin: d.ssin.clone(),
+            body: d.body.clone(),
+            received_at: now,
+            processed_at: None,
+            result: None,
+            period_id: None,
+            anomalies: None,
+            worker: None,
+            registration_id: None,
+            registration_impact: None,
+        }
+    }
+}
+
 pub(crate) fn declaration_from(r: &AnyRow) -> Result<DeclarationRow, sqlx::Error> {
     Ok(DeclarationRow {
         id: r.try_get("id")?,
@@ -144,6 +166,17 @@ impl Store {
             write_declarations(&mut conn, self.backend, chunk, now).await?;
         }
         Ok(())
+    }
+
+    /// The notice webhooks of these employers (see
+    /// [`crate::dimona_pass::notice_webhooks_in`]), read outside any
+    /// transaction.
+    pub async fn notice_webhooks(
+        &self,
+        employer_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        crate::dimona_pass::notice_webhooks_in(&mut conn, self.backend, employer_ids).await
     }
 
     pub async fn declaration(&self, id: &str) -> Result<Option<DeclarationRow>, StoreError> {

@@ -262,6 +262,49 @@ pub async fn reserve_in(conn: &mut AnyConnection, name: &str, n: i64) -> Result<
     Ok(last - n + 1)
 }
 
+/// Reserves several counters in ONE statement: for each `(name, n)`, the
+/// first of `n` consecutive values (0 where `n` is 0, which reserves
+/// nothing).
+pub async fn reserve_many_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    wants: &[(&str, i64)],
+) -> Result<Vec<i64>, StoreError> {
+    let wanted: Vec<&(&str, i64)> = wants.iter().filter(|(_, n)| *n > 0).collect();
+    if wanted.is_empty() {
+        return Ok(vec![0; wants.len()]);
+    }
+    let mut sql = Sql::new(backend, "UPDATE counters SET value = value + CASE name");
+    for _ in &wanted {
+        sql.push(" WHEN ").param().push(" THEN ").param();
+    }
+    sql.push(" END WHERE name IN ")
+        .list(wanted.len())
+        .push(" RETURNING name, value");
+    let mut q = sql.query();
+    for (name, n) in &wanted {
+        q = q.bind((*name).to_owned()).bind(*n);
+    }
+    for (name, _) in &wanted {
+        q = q.bind((*name).to_owned());
+    }
+    let mut last = std::collections::HashMap::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        last.insert(
+            r.try_get::<String, _>("name")?,
+            r.try_get::<i64, _>("value")?,
+        );
+    }
+    wants
+        .iter()
+        .map(|(name, n)| match (*n, last.get(*name)) {
+            (0, _) => Ok(0),
+            (n, Some(v)) => Ok(v - n + 1),
+            (_, None) => Err(StoreError::Config(format!("no counter named {name}"))),
+        })
+        .collect()
+}
+
 /// Writes periods in their final state: new ones inserted, known ones
 /// updated (one statement per chunk).
 pub async fn upsert_periods_in(
@@ -351,13 +394,14 @@ pub async fn finish_declarations_in(
     conn: &mut AnyConnection,
     backend: Backend,
     done: &[FinishedDeclaration],
+    first_notice: i64,
     now: i64,
 ) -> Result<u64, StoreError> {
     const COLS: usize = 9;
     if done.is_empty() {
         return Ok(0);
     }
-    let first = reserve_in(conn, "dimona_notice", done.len() as i64).await?;
+    let first = first_notice;
     let mut finished = 0;
     let mut offset = 0i64;
     for chunk in done.chunks(rows_per_statement(backend, COLS).saturating_sub(1).max(1)) {
@@ -393,6 +437,65 @@ pub async fn finish_declarations_in(
         offset += chunk.len() as i64;
     }
     Ok(finished)
+}
+
+/// Stores declarations received in this very transaction together with
+/// their outcomes (`done`, one per declaration, the notices numbered from
+/// `first_notice` in that order): one INSERT where a queued declaration takes an INSERT
+/// at receipt and an UPDATE when processed.
+pub async fn insert_finished_declarations_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    received: &[crate::NewDeclaration],
+    done: &[FinishedDeclaration],
+    first_notice: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    const COLS: usize = 15;
+    let by_id: std::collections::HashMap<&str, &crate::NewDeclaration> =
+        received.iter().map(|r| (r.id.as_str(), r)).collect();
+    let pairs = done
+        .iter()
+        .map(|d| by_id.get(d.id.as_str()).map(|r| (*r, d)))
+        .collect::<Option<Vec<_>>>()
+        .filter(|p| p.len() == received.len())
+        .ok_or_else(|| {
+            StoreError::Config("the outcomes do not match the declarations received".into())
+        })?;
+    let mut offset = 0i64;
+    for chunk in pairs.chunks(rows_per_statement(backend, COLS).max(1)) {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO dimona_declarations (id, employer_id, declarant, kind, ssin, body, \
+             received_at, processed_at, result, period_id, anomalies, worker, registration_id, \
+             registration_impact, notice_seq) VALUES ",
+        );
+        sql.tuples(chunk.len(), COLS);
+        let mut q = sql.query();
+        for (i, (r, d)) in chunk.iter().enumerate() {
+            q = q
+                .bind(r.id.clone())
+                .bind(r.employer_id)
+                .bind(r.declarant.clone())
+                .bind(r.kind.clone())
+                .bind(r.ssin.clone().or_else(|| d.ssin.clone()))
+                .bind(r.body.clone())
+                .bind(now)
+                .bind(now)
+                .bind(d.result.clone())
+                .bind(d.period_id)
+                .bind(d.anomalies.clone())
+                .bind(d.worker.clone())
+                .bind(d.registration_id)
+                .bind(d.registration_impact.clone())
+                .bind(first_notice + offset + i as i64);
+        }
+        q.execute(&mut *conn)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "a declaration with this id"))?;
+        offset += chunk.len() as i64;
+    }
+    Ok(())
 }
 
 /// The notice webhooks of these employers: employer id → URL (only those

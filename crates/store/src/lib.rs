@@ -9,6 +9,7 @@
 
 mod audit;
 mod batch;
+mod checkpoint;
 mod clients;
 mod connect;
 mod dimona;
