@@ -22,8 +22,6 @@ impl AuditWriter {
         // One statement per batch: stay within the backend's parameter budget.
         let max_batch = max_batch.min(store.audit_batch_limit()).max(1);
         tokio::spawn(async move {
-            // The chain head as this writer last wrote it (None: read it).
-            let mut head: Option<(i64, Vec<u8>)> = None;
             let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
             while let Some(first) = rx.recv().await {
                 batch.push(first);
@@ -36,7 +34,7 @@ impl AuditWriter {
                 let drafts: Vec<AuditDraft> = batch.iter().map(|(d, _)| d.clone()).collect();
                 metrics::histogram!("audit_batch_size").record(drafts.len() as f64);
                 let result = store
-                    .append_audit_batch(&drafts, key.as_ref(), checkpoint_every, &mut head)
+                    .append_audit_batch(&drafts, key.as_ref(), checkpoint_every)
                     .await;
                 match result {
                     Ok(seqs) => {

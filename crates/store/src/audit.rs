@@ -64,10 +64,16 @@ impl std::fmt::Debug for HubKeyRow {
 /// is held briefly.
 pub struct AuditedTx<'a> {
     tx: Transaction<'a, Any>,
-    /// Whether this transaction holds the head (and `seq`/`hash` are it).
+    /// Whether this transaction holds the head's lock.
     locked: bool,
+    /// Whether `seq`/`hash` were read under that lock (otherwise they are
+    /// the process's hint, checked by the trigger at the first append).
+    exact: bool,
     seq: i64,
     hash: Vec<u8>,
+    hint: HeadHint,
+    /// Entries were appended: the hint moves on commit.
+    appended: bool,
     checkpoint_every: i64,
     backend: crate::Backend,
     bulk_rows: usize,
@@ -92,6 +98,24 @@ fn entry_from(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
     })
 }
 
+/// The audit chain head (seq, hash) as this process last committed it.
+pub(crate) type HeadHint = std::sync::Arc<std::sync::Mutex<Option<(i64, Vec<u8>)>>>;
+
+fn read_hint(hint: &HeadHint) -> Option<(i64, Vec<u8>)> {
+    hint.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn set_hint(hint: &HeadHint, head: Option<(i64, Vec<u8>)>) {
+    *hint.lock().unwrap_or_else(|p| p.into_inner()) = head;
+}
+
+/// The trigger refused entries that do not extend the head, or another
+/// writer took their seqs first.
+fn head_moved(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(e))
+        if e.message().contains("audit chain head moved") || e.is_unique_violation())
+}
+
 impl Store {
     /// Begins an audited transaction. `checkpoint_every`: sign a checkpoint
     /// whenever an appended seq is a multiple of it (0: never).
@@ -99,32 +123,49 @@ impl Store {
         &self,
         checkpoint_every: i64,
     ) -> Result<AuditedTx<'static>, StoreError> {
-        let tx = self.writer.begin().await?;
+        // SQLite: the write lock up front (see above), by BEGIN IMMEDIATE;
+        // the head is then this process's hint when it has one (the
+        // trigger checks it at the first append), else read. PostgreSQL: the
+        // head's row lock at the first append, so it is held only for the
+        // end of the transaction: a Dimona batch does not make every hub
+        // message of every node wait for its whole processing.
+        let sqlite = self.backend == crate::Backend::Sqlite;
+        let tx = if sqlite {
+            self.writer.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            self.writer.begin().await?
+        };
         let mut audited = AuditedTx {
             locked: false,
+            exact: false,
             seq: 0,
             hash: Vec::new(),
+            hint: self.audit_head.clone(),
+            appended: false,
             tx,
             checkpoint_every,
             backend: self.backend,
             bulk_rows: self.bulk_rows(12),
         };
-        // SQLite: lock up front (see above). PostgreSQL: at the first
-        // append, so the head's row lock is held only for the end of the
-        // transaction: a Dimona batch no longer makes every hub message of
-        // every node wait for its whole processing.
-        if self.backend == crate::Backend::Sqlite {
-            audited.lock_head().await?;
+        if sqlite {
+            match read_hint(&self.audit_head) {
+                Some((seq, hash)) => {
+                    audited.locked = true;
+                    audited.seq = seq;
+                    audited.hash = hash;
+                }
+                None => audited.lock_head().await?,
+            }
         }
         Ok(audited)
     }
 
-    /// Group-commit append: computes the chain from `head` (the caller's
-    /// last known head, `None` to read it) and writes the entries with ONE
+    /// Group-commit append: computes the chain from this process's head
+    /// hint (read when there is none) and writes the entries with ONE
     /// autocommitted multi-row INSERT; a trigger moves the head row and
     /// refuses the statement if the head moved meanwhile (another process
     /// appended), in which case the head is reloaded and the batch
-    /// recomputed. On success `head` is the new head.
+    /// recomputed.
     ///
     /// `drafts` must fit one statement: see [`Store::audit_batch_limit`].
     pub async fn append_audit_batch(
@@ -132,7 +173,6 @@ impl Store {
         drafts: &[AuditDraft],
         crypto: &dyn AuditCrypto,
         checkpoint_every: i64,
-        head: &mut Option<(i64, Vec<u8>)>,
     ) -> Result<Vec<i64>, StoreError> {
         let mut attempts = 0;
         loop {
@@ -142,7 +182,7 @@ impl Store {
             // can append in between, so a retry only happens when another
             // process wrote.
             let mut conn = self.writer.acquire().await?;
-            let (mut seq, mut hash) = match head.take() {
+            let (mut seq, mut hash) = match read_hint(&self.audit_head) {
                 Some(h) => h,
                 None => {
                     let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
@@ -161,7 +201,7 @@ impl Store {
             }
             match insert_entries(&mut *conn, self.backend, &rows).await {
                 Ok(()) => {
-                    *head = Some((seq, hash));
+                    set_hint(&self.audit_head, Some((seq, hash)));
                     for (r, h) in &rows {
                         if checkpoint_every > 0 && r.seq % checkpoint_every == 0 {
                             insert_checkpoint(&mut conn, r.seq, h, r.at, crypto).await?;
@@ -171,12 +211,8 @@ impl Store {
                 }
                 // The head moved (trigger) or another writer took these seqs
                 // (primary key): recompute from the fresh head.
-                Err(StoreError::Database(sqlx::Error::Database(e)))
-                    if attempts < 50
-                        && (e.message().contains("audit chain head moved")
-                            || e.is_unique_violation()) =>
-                {
-                    *head = None;
+                Err(e) if attempts < 50 && head_moved(&e) => {
+                    set_hint(&self.audit_head, None);
                 }
                 Err(e) => return Err(e),
             }
@@ -406,6 +442,15 @@ where
     Ok(())
 }
 
+fn ticket_conflict(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Database(err) => {
+            StoreError::conflict_or(err, "an audit entry with this ticket")
+        }
+        other => other,
+    }
+}
+
 impl AuditedTx<'_> {
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
@@ -415,8 +460,10 @@ impl AuditedTx<'_> {
         self.backend
     }
 
+    /// Locks the head (if not yet) and reads it (if not yet read under
+    /// the lock).
     pub(crate) async fn lock_head(&mut self) -> Result<(), StoreError> {
-        if self.locked {
+        if self.locked && self.exact {
             return Ok(());
         }
         let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
@@ -425,6 +472,7 @@ impl AuditedTx<'_> {
         self.seq = row.try_get("seq")?;
         self.hash = row.try_get("hash")?;
         self.locked = true;
+        self.exact = true;
         Ok(())
     }
 
@@ -437,25 +485,43 @@ impl AuditedTx<'_> {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
-        self.lock_head().await?;
-        let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
-        for d in drafts {
-            let record = record_of(d, self.seq + 1);
-            let hash = crypto.chain(&self.hash, &record);
-            self.seq = record.seq;
-            self.hash = hash.clone();
-            rows.push((record, hash));
+        if !self.locked {
+            self.lock_head().await?;
         }
-        for chunk in rows.chunks(self.bulk_rows) {
-            insert_entries(&mut *self.tx, self.backend, chunk)
-                .await
-                .map_err(|e| match e {
-                    StoreError::Database(err) => {
-                        StoreError::conflict_or(err, "an audit entry with this ticket")
-                    }
-                    other => other,
-                })?;
-        }
+        let rows = loop {
+            let (start_seq, start_hash) = (self.seq, self.hash.clone());
+            let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
+            for d in drafts {
+                let record = record_of(d, self.seq + 1);
+                let hash = crypto.chain(&self.hash, &record);
+                self.seq = record.seq;
+                self.hash = hash.clone();
+                rows.push((record, hash));
+            }
+            let mut chunks = rows.chunks(self.bulk_rows);
+            let first = chunks.next().unwrap_or(&[]);
+            match insert_entries(&mut *self.tx, self.backend, first).await {
+                Ok(()) => {}
+                // A stale hint (another process appended): the statement
+                // alone was undone; read the head (the write lock is held,
+                // so it cannot move again) and chain from it.
+                Err(e) if !self.exact && head_moved(&e) => {
+                    set_hint(&self.hint, None);
+                    (self.seq, self.hash) = (start_seq, start_hash);
+                    self.lock_head().await?;
+                    continue;
+                }
+                Err(e) => return Err(ticket_conflict(e)),
+            }
+            for chunk in chunks {
+                insert_entries(&mut *self.tx, self.backend, chunk)
+                    .await
+                    .map_err(ticket_conflict)?;
+            }
+            break rows;
+        };
+        self.exact = true;
+        self.appended = true;
         for (r, h) in &rows {
             if self.checkpoint_every > 0 && r.seq % self.checkpoint_every == 0 {
                 insert_checkpoint(&mut self.tx, r.seq, h, r.at, crypto).await?;
@@ -468,6 +534,9 @@ impl AuditedTx<'_> {
     /// already: the trigger on `audit_log` moves it with each entry.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
+        if self.appended {
+            set_hint(&self.hint, Some((self.seq, self.hash)));
+        }
         Ok(())
     }
 }

@@ -139,6 +139,7 @@ impl Store {
             writer,
             backend,
             native,
+            audit_head: Default::default(),
         };
         store.seed_sectors().await?;
         Ok(store)

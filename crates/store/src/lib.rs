@@ -59,6 +59,10 @@ pub struct Store {
     backend: Backend,
     /// SQLite: read-only connections for point reads on the calling thread.
     native: Option<std::sync::Arc<native::NativeReaders>>,
+    /// The audit chain head as this process last committed it: a hint
+    /// that saves reading it before each append (the `audit_log` trigger
+    /// refuses an append from a stale hint, which is then read and retried).
+    audit_head: audit::HeadHint,
 }
 
 impl Store {
