@@ -551,3 +551,40 @@ async fn a_declaration_that_cannot_be_processed_is_refused_after_five_attempts()
     let ok = declare(&e, &dimona_in("2026-12-01", "OTH", json!({}))).await;
     assert_eq!(ok["declarationStatus"]["result"], "A");
 }
+
+/// On SQLite a REST declaration is processed in the transaction that
+/// stores it: its result is there as soon as the 201 is (on PostgreSQL the
+/// worker processes it soon after).
+#[tokio::test]
+async fn on_sqlite_the_result_is_there_with_the_201() {
+    let e = employer().await;
+    let res = e
+        .app
+        .http
+        .post(e.app.url("/REST/dimona/v2/declarations"))
+        .bearer_auth(&e.token)
+        .json(&dimona_in(
+            "2026-12-01",
+            "OTH",
+            json!({"endDate": "2026-12-01"}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let (s, b) = e.app.get_json(&location, Some(&e.token)).await;
+    if e.app.store.backend() == kruispunt_store::Backend::Sqlite {
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["declarationStatus"]["result"], "A", "{b}");
+    } else {
+        assert!(s == 200 || s == 404, "{s} {b}");
+    }
+    // Either way, a second IN for the same day is a duplicate.
+    let again = declare(
+        &e,
+        &dimona_in("2026-12-01", "OTH", json!({"endDate": "2026-12-01"})),
+    )
+    .await;
+    assert_eq!(anomaly_ids(&again), ["90373-333"], "{again}");
+}
