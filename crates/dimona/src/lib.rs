@@ -17,6 +17,7 @@ pub use notices::{notice_idempotency_key, notice_json};
 
 use declaration::{DeclarationJson, EmployerRef};
 use kruispunt_domain::Invalid;
+use kruispunt_domain::clock::Timestamp;
 use kruispunt_domain::ids::EmployerId;
 use kruispunt_hub::{Hub, HubError};
 use kruispunt_store::{DeclarationRow, NewDeclaration};
@@ -161,6 +162,11 @@ impl Dimona {
     /// any node, while receipts go on in parallel.
     async fn write_receipts(self, mut rx: tokio::sync::mpsc::Receiver<Receipt>) {
         let mut batch: Vec<Receipt> = Vec::with_capacity(256);
+        // The worker takes declarations in (received_at, id) order, and ids
+        // are random: each group gets a later millisecond than the one
+        // before, so that declarations sent one after the other are
+        // processed in that order even when the clock has not moved.
+        let mut last_received = i64::MIN;
         while let Some(first) = rx.recv().await {
             batch.push(first);
             while batch.len() < 256 {
@@ -170,11 +176,13 @@ impl Dimona {
                 }
             }
             let rows: Vec<NewDeclaration> = batch.iter().map(|(d, _)| d.clone()).collect();
+            let received = Timestamp(self.hub.now().millis().max(last_received + 1));
+            last_received = received.millis();
             let store = self.hub.store();
             let inline = store.backend() == kruispunt_store::Backend::Sqlite
                 && !self.backlog.load(Ordering::Acquire);
             let processed = inline
-                && match self.receive_and_process(&rows).await {
+                && match self.receive_and_process(&rows, received).await {
                     Ok(()) => true,
                     Err(e) => {
                         tracing::debug!(error = %e, size = rows.len(), "processing on receipt failed; the declarations go to the worker");
@@ -185,7 +193,7 @@ impl Dimona {
                 Ok(())
             } else {
                 store
-                    .insert_declarations(&rows, self.hub.now().millis())
+                    .insert_declarations(&rows, received.millis())
                     .await
                     .map_err(|e| e.to_string())
             };

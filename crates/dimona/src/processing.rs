@@ -538,13 +538,14 @@ impl Dimona {
     /// queue to wait in. On an error nothing is written, and the caller
     /// stores the declarations alone for the worker (which retries them
     /// one by one).
+    /// `now`: when they were received, and so processed.
     pub(crate) async fn receive_and_process(
         &self,
         rows: &[kruispunt_store::NewDeclaration],
+        now: kruispunt_domain::clock::Timestamp,
     ) -> Result<(), HubError> {
         let started = std::time::Instant::now();
         self.ensure_onss().await?;
-        let now = self.hub().now();
         let batch: Vec<DeclarationRow> = rows
             .iter()
             .map(|d| DeclarationRow::received(d, now.millis()))
