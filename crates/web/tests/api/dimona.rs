@@ -588,3 +588,59 @@ async fn on_sqlite_the_result_is_there_with_the_201() {
     .await;
     assert_eq!(anomaly_ids(&again), ["90373-333"], "{again}");
 }
+
+/// A declaration whose processing fails is still answered 201 and kept:
+/// processed once the cause is gone (on SQLite this is the fallback from
+/// processing on receipt to the worker's queue).
+#[tokio::test]
+async fn a_declaration_whose_processing_fails_is_kept_and_processed_later() {
+    let e = employer().await;
+    let pool = e.app.store.pool();
+    let (notices,): (i64,) =
+        sqlx::query_as("SELECT value FROM counters WHERE name = 'dimona_notice'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    // A fault: notice numbers cannot be reserved, so every pass fails.
+    sqlx::query("DELETE FROM counters WHERE name = 'dimona_notice'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let res = e
+        .app
+        .http
+        .post(e.app.url("/REST/dimona/v2/declarations"))
+        .bearer_auth(&e.token)
+        .json(&dimona_in(
+            "2026-12-01",
+            "OTH",
+            json!({"endDate": "2026-12-01"}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (s, b) = e.app.get_json(&location, Some(&e.token)).await;
+    assert_eq!(s, 404, "not processed while the fault lasts: {b}");
+
+    sqlx::query("INSERT INTO counters (name, value) VALUES ('dimona_notice', $1)")
+        .bind(notices)
+        .execute(pool)
+        .await
+        .unwrap();
+    let mut answer = (0, Value::Null);
+    for _ in 0..40 {
+        // A failed attempt waits 30 s before the next.
+        e.app.clock.advance_seconds(31);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        answer = e.app.get_json(&location, Some(&e.token)).await;
+        if answer.0 == 200 {
+            break;
+        }
+    }
+    let (s, b) = answer;
+    assert_eq!(s, 200, "still queued: {b}");
+    assert_eq!(b["declarationStatus"]["result"], "A", "{b}");
+}
