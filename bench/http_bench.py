@@ -125,6 +125,21 @@ def dimona_script(db, work, runs):
     return employer, paths
 
 
+def dimona_results(db, since_ms):
+    """How the benchmark's declarations ended: {result: count}, so a load that is
+    mostly refused (duplicates, overlaps) shows up instead of passing for throughput."""
+    q = f"SELECT result, COUNT(*) FROM dimona_declarations WHERE received_at >= {since_ms} GROUP BY result ORDER BY result"
+    if db.startswith("postgres"):
+        out = subprocess.run(["psql", db, "-At", "-F", " ", "-c", q], check=True, capture_output=True, text=True).stdout
+        return {r.split()[0]: int(r.split()[1]) for r in out.splitlines() if r.strip()}
+    import sqlite3
+    con = sqlite3.connect(db)
+    try:
+        return {r[0]: r[1] for r in con.execute(q).fetchall()}
+    finally:
+        con.close()
+
+
 def processing_lag(db, since_ms):
     """Waits until every declaration is processed; returns (count, p50, p99,
     max) of processed_at - received_at in ms, and the seconds waited."""
@@ -226,6 +241,9 @@ def main():
         if lag is None:
             return
         n, l50, l99, lmax, waited = lag
+        results = dimona_results(db, since)
+        print("Dimona results: " + ", ".join(f"{k} {v:,}" for k, v in results.items())
+              + " (A accepted, W accepted with warnings, B refused, S identification pending)")
         print(f"Dimona processing lag (received -> processed, {n:,} declarations of the Dimona runs): "
               f"p50 {l50} ms, p99 {l99} ms, max {lmax} ms; backlog drained {waited:.1f} s after the last run")
     finally:
