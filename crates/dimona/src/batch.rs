@@ -401,6 +401,7 @@ impl Dimona {
             .store()
             .insert_batch_file(name, &declarant, &reference, now.millis(), &rows)
             .await?;
+        self.queue.stored();
         metrics::counter!("batch_files_total", "result" => "accepted").increment(1);
         metrics::counter!("dimona_declarations_received_total", "kind" => "BATCH")
             .increment(rows.iter().filter(|r| r.declaration.is_some()).count() as u64);

@@ -16,13 +16,15 @@ pub use mandates::MandateChange;
 pub use notices::{notice_idempotency_key, notice_json};
 
 use declaration::{DeclarationJson, EmployerRef};
+use futures_util::FutureExt;
 use kruispunt_domain::Invalid;
 use kruispunt_domain::clock::Timestamp;
 use kruispunt_domain::ids::EmployerId;
 use kruispunt_hub::{Hub, HubError};
 use kruispunt_store::{DeclarationRow, NewDeclaration};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// `kruispunt validate`: the same door checks and the rules that need no
@@ -130,9 +132,43 @@ pub struct Dimona {
     notice_wake: Arc<tokio::sync::Notify>,
     /// Set once the Dimona institution (ONSS) exists in the directory.
     onss_ready: Arc<tokio::sync::OnceCell<()>>,
-    /// The worker is processing stored declarations: new receipts queue
-    /// behind them instead of being processed on receipt.
-    backlog: Arc<AtomicBool>,
+    /// Whether stored declarations may be waiting for the worker: new
+    /// receipts then queue behind them instead of being processed on
+    /// receipt (declarations are processed in the order received).
+    queue: Arc<QueueState>,
+}
+
+/// What the receipt writer knows of the worker's queue.
+struct QueueState {
+    /// The worker is draining stored declarations.
+    draining: AtomicBool,
+    /// Generations: bumped each time this process stores declarations for
+    /// the worker (a receipt group not processed on receipt, a batch
+    /// file); `drained` is the last generation a drain was sure to cover.
+    /// They start apart: whatever an earlier run left goes first.
+    stored: AtomicU64,
+    drained: AtomicU64,
+}
+
+impl QueueState {
+    fn new() -> Self {
+        Self {
+            draining: AtomicBool::new(false),
+            stored: AtomicU64::new(1),
+            drained: AtomicU64::new(0),
+        }
+    }
+
+    /// Nothing stored by this process is known to wait for the worker.
+    fn empty(&self) -> bool {
+        !self.draining.load(Ordering::Acquire)
+            && self.drained.load(Ordering::Acquire) >= self.stored.load(Ordering::Acquire)
+    }
+
+    /// Declarations were stored (committed) for the worker.
+    pub(crate) fn stored(&self) {
+        self.stored.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl Dimona {
@@ -145,7 +181,7 @@ impl Dimona {
             receipts,
             notice_wake: Arc::new(tokio::sync::Notify::new()),
             onss_ready: Arc::new(tokio::sync::OnceCell::new()),
-            backlog: Arc::new(AtomicBool::new(false)),
+            queue: Arc::new(QueueState::new()),
         };
         tokio::spawn(dimona.clone().write_receipts(rx));
         dimona
@@ -179,13 +215,24 @@ impl Dimona {
             let received = Timestamp(self.hub.now().millis().max(last_received + 1));
             last_received = received.millis();
             let store = self.hub.store();
-            let inline = store.backend() == kruispunt_store::Backend::Sqlite
-                && !self.backlog.load(Ordering::Acquire);
+            let inline = store.backend() == kruispunt_store::Backend::Sqlite && self.queue.empty();
+            // A panic in the rules must not stop the intake: the group then
+            // goes to the worker like any failed one.
             let processed = inline
-                && match self.receive_and_process(&rows, received).await {
-                    Ok(()) => true,
-                    Err(e) => {
+                && match AssertUnwindSafe(self.receive_and_process(&rows, received))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(Ok(())) => true,
+                    Ok(Err(e)) => {
                         tracing::debug!(error = %e, size = rows.len(), "processing on receipt failed; the declarations go to the worker");
+                        false
+                    }
+                    Err(_) => {
+                        tracing::error!(
+                            size = rows.len(),
+                            "processing on receipt panicked; the declarations go to the worker"
+                        );
                         false
                     }
                 };
@@ -197,6 +244,9 @@ impl Dimona {
                     .await
                     .map_err(|e| e.to_string())
             };
+            if !processed && result.is_ok() {
+                self.queue.stored();
+            }
             for (_, done) in batch.drain(..) {
                 let _ = done.send(result.clone());
             }
@@ -308,10 +358,13 @@ impl Dimona {
     pub async fn process_pending(&self) -> Result<usize, HubError> {
         let store = self.hub.store();
         let mut n = 0;
+        // Everything stored up to this generation is committed, hence seen
+        // by the claims below: a drain that ends covers it.
+        let covers = self.queue.stored.load(Ordering::Acquire);
         let mut batch = store
             .claim_declarations(self.hub.now().millis(), LEASE_MS, CLAIM, None)
             .await?;
-        let _backlog = Backlog::begin(&self.backlog, !batch.is_empty());
+        let _draining = Draining::begin(&self.queue.draining, !batch.is_empty());
         while !batch.is_empty() {
             n += batch.len();
             // The next batch (the declarations after this one) is claimed
@@ -334,6 +387,7 @@ impl Dimona {
                     .await?;
             }
         }
+        self.queue.drained.fetch_max(covers, Ordering::AcqRel);
         Ok(n)
     }
 
@@ -366,20 +420,19 @@ impl Dimona {
     }
 }
 
-/// Marks the worker's backlog while a drain runs (cleared on every exit,
-/// errors included).
-struct Backlog<'a>(&'a AtomicBool);
+/// Marks a drain while it runs (cleared on every exit, errors included).
+struct Draining<'a>(&'a AtomicBool);
 
-impl<'a> Backlog<'a> {
+impl<'a> Draining<'a> {
     fn begin(flag: &'a AtomicBool, busy: bool) -> Option<Self> {
         busy.then(|| {
             flag.store(true, Ordering::Release);
-            Backlog(flag)
+            Draining(flag)
         })
     }
 }
 
-impl Drop for Backlog<'_> {
+impl Drop for Draining<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
     }
