@@ -672,7 +672,11 @@ def check(server, tokens, employer, ledger, figures, args, started, hooks):
             after = body["next"]
         notifications += len(seen_cursors)
         c.close()
-    deadline = time.time() + max(20.0, args.budget - (time.time() - started))
+    # At least 60 s: the receiver refuses one POST in ten, and the hub backs off 1, 2, 4,
+    # 8, 16 s between attempts, so with ~1,000 deliveries one refused four or five times
+    # in a row (15-31 s of backoff) is likely in some run; and after the last kill the
+    # deliveries the killed node had leased wait for their 30 s lease to expire.
+    deadline = time.time() + max(60.0, args.budget - (time.time() - started))
     while time.time() < deadline:
         with hooks.lock:
             missing = [k for k, _ in expected_keys if k not in hooks.deliveries]
