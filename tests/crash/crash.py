@@ -130,7 +130,14 @@ class WebhookReceiver:
             def log_message(self, *a):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            # socketserver's default listen backlog is 5: the hub posts up to 32
+            # deliveries at once, the SYNs beyond the backlog were dropped and
+            # retried by the kernel (1 s, 3 s, ...), and whole delivery passes
+            # waited for POSTs that timed out (10 s), which no real receiver does.
+            request_queue_size = 128
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
