@@ -27,8 +27,8 @@ fn dimona_in(start: &str, worker_type: &str, extra: Value) -> Value {
     json!({"employer": {"employerId": 935467}, "worker": {"ssin": P}, "dimonaIn": i})
 }
 
-/// Declares and waits for the result (404 until processed).
-async fn declare(e: &Emp, body: &Value) -> Value {
+/// Declares (201); returns the declaration's location.
+async fn submit(e: &Emp, body: &Value) -> String {
     let res = e
         .app
         .http
@@ -41,6 +41,12 @@ async fn declare(e: &Emp, body: &Value) -> Value {
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("/REST/dimona/v2/declarations/"));
+    location
+}
+
+/// Declares and waits for the result (404 until processed).
+async fn declare(e: &Emp, body: &Value) -> Value {
+    let location = submit(e, body).await;
     for _ in 0..100 {
         let (s, b) = e.app.get_json(&location, Some(&e.token)).await;
         if s == 200 {
@@ -558,21 +564,11 @@ async fn a_declaration_that_cannot_be_processed_is_refused_after_five_attempts()
 #[tokio::test]
 async fn on_sqlite_the_result_is_there_with_the_201() {
     let e = employer().await;
-    let res = e
-        .app
-        .http
-        .post(e.app.url("/REST/dimona/v2/declarations"))
-        .bearer_auth(&e.token)
-        .json(&dimona_in(
-            "2026-12-01",
-            "OTH",
-            json!({"endDate": "2026-12-01"}),
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let location = submit(
+        &e,
+        &dimona_in("2026-12-01", "OTH", json!({"endDate": "2026-12-01"})),
+    )
+    .await;
     let (s, b) = e.app.get_json(&location, Some(&e.token)).await;
     if e.app.store.backend() == kruispunt_store::Backend::Sqlite {
         assert_eq!(s, 200, "{b}");
@@ -606,21 +602,11 @@ async fn a_declaration_whose_processing_fails_is_kept_and_processed_later() {
         .execute(pool)
         .await
         .unwrap();
-    let res = e
-        .app
-        .http
-        .post(e.app.url("/REST/dimona/v2/declarations"))
-        .bearer_auth(&e.token)
-        .json(&dimona_in(
-            "2026-12-01",
-            "OTH",
-            json!({"endDate": "2026-12-01"}),
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{:?}", res.text().await);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let location = submit(
+        &e,
+        &dimona_in("2026-12-01", "OTH", json!({"endDate": "2026-12-01"})),
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (s, b) = e.app.get_json(&location, Some(&e.token)).await;
     assert_eq!(s, 404, "not processed while the fault lasts: {b}");
