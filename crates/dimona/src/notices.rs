@@ -9,13 +9,11 @@ use kruispunt_domain::clock::Timestamp;
 use kruispunt_domain::ids::EmployerId;
 use kruispunt_domain::registers::http_url;
 use kruispunt_hub::HubError;
-use kruispunt_hub::delivery::{backoff_seconds, post_signed, sent_all};
+use kruispunt_hub::delivery::{backoff_seconds, post_signed, run_outbox};
 use kruispunt_store::{AuditDraft, DeclarationRow, EmployerWebhookRow, NoticeDelivery, Store};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const LEASE_MS: i64 = 30_000;
-const BATCH: i64 = 32;
 
 /// A notice as the mailbox lists it and the webhook receives it: the
 /// declaration `d`, processed, numbered `notice_seq`.
@@ -144,26 +142,6 @@ impl Dimona {
         }
     }
 
-    /// One pass of the notice webhook worker: leases due deliveries and
-    /// POSTs each notice. Returns how many were tried.
-    pub async fn deliver_notices_due(&self) -> Result<usize, HubError> {
-        let hub = self.hub();
-        let due = hub
-            .store()
-            .claim_notice_deliveries(hub.now().millis(), LEASE_MS, BATCH)
-            .await?;
-        let n = due.len();
-        // All at once: an employer's receiver that hangs until the timeout
-        // does not hold the other employers' notices back.
-        let mut sending = tokio::task::JoinSet::new();
-        for d in due {
-            let dimona = self.clone();
-            sending.spawn(async move { dimona.deliver_notice(d).await });
-        }
-        sent_all(sending).await?;
-        Ok(n)
-    }
-
     async fn deliver_notice(&self, d: NoticeDelivery) -> Result<(), HubError> {
         let hub = self.hub();
         let store = hub.store();
@@ -197,28 +175,32 @@ impl Dimona {
 
     /// The notice webhook worker (every server runs one; leases keep two
     /// from sending the same notice at once). Deliveries live in the store,
-    /// so whatever was queued before a restart is sent after it.
+    /// so whatever was queued before a restart is sent after it; they do
+    /// not wait for each other ([`run_outbox`]).
     pub fn spawn_notice_delivery(&self) {
-        let dimona = self.clone();
+        let claiming = self.clone();
+        let sending = self.clone();
+        let wake = self.notice_wake.clone();
         tokio::spawn(async move {
-            loop {
-                let sent = match dimona.deliver_notices_due().await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "notice webhook delivery pass failed");
-                        0
+            run_outbox(
+                "notice",
+                move |limit| {
+                    let dimona = claiming.clone();
+                    async move {
+                        let hub = dimona.hub();
+                        Ok(hub
+                            .store()
+                            .claim_notice_deliveries(hub.now().millis(), LEASE_MS, limit)
+                            .await?)
                     }
-                };
-                if sent == 0 {
-                    // Woken when this process queued notices; otherwise poll
-                    // (other processes, retries coming due).
-                    let _ = tokio::time::timeout(
-                        Duration::from_millis(500),
-                        dimona.notice_wake.notified(),
-                    )
-                    .await;
-                }
-            }
+                },
+                move |d| {
+                    let dimona = sending.clone();
+                    async move { dimona.deliver_notice(d).await }
+                },
+                &wake,
+            )
+            .await
         });
     }
 }

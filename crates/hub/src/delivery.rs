@@ -5,12 +5,12 @@
 use crate::Hub;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kruispunt_store::Notification;
+use kruispunt_store::{Delivery, Notification};
 use serde_json::{Value, json};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 const LEASE_MS: i64 = 30_000;
-const BATCH: i64 = 32;
 const MAX_BACKOFF_S: i64 = 3600;
 
 /// The JSON of a notification, as in the pull feed and webhook bodies.
@@ -37,91 +37,131 @@ pub const DELIVERED_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 const PRUNE_EVERY_MS: i64 = 3600 * 1000;
 
 pub fn spawn(hub: Hub) {
+    let pruning = hub.clone();
     tokio::spawn(async move {
-        let mut pruned_at = i64::MIN;
         loop {
-            let now = hub.now().millis();
-            if now.saturating_sub(pruned_at) >= PRUNE_EVERY_MS {
-                pruned_at = now;
-                match hub
-                    .store()
-                    .prune_delivered(now - DELIVERED_RETENTION_MS)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(rows = n, "pruned delivered webhook outbox rows"),
-                    Err(e) => tracing::warn!(error = %e, "pruning the webhook outboxes failed"),
-                }
+            let now = pruning.now().millis();
+            match pruning
+                .store()
+                .prune_delivered(now - DELIVERED_RETENTION_MS)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "pruned delivered webhook outbox rows"),
+                Err(e) => tracing::warn!(error = %e, "pruning the webhook outboxes failed"),
             }
-            let sent = match deliver_due(&hub).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook delivery pass failed");
-                    0
-                }
-            };
-            if sent == 0 {
-                // Sleep until woken by a local change, or poll (changes made
-                // by other processes on the same store).
-                let _ =
-                    tokio::time::timeout(Duration::from_millis(500), hub.0.wake.notified()).await;
-            }
+            tokio::time::sleep(Duration::from_millis(PRUNE_EVERY_MS as u64)).await;
         }
+    });
+    let claiming = hub.clone();
+    let waking = hub.clone();
+    tokio::spawn(async move {
+        run_outbox(
+            "webhook",
+            move |limit| {
+                let hub = claiming.clone();
+                async move {
+                    let now = hub.now().millis();
+                    Ok(hub.store().claim_deliveries(now, LEASE_MS, limit).await?)
+                }
+            },
+            move |d| deliver(hub.clone(), d),
+            &waking.0.wake,
+        )
+        .await
     });
 }
 
-/// One pass: claims due deliveries and sends them, all at once (a
-/// receiver that hangs until the timeout does not hold the others back).
-/// Returns how many were tried.
-pub async fn deliver_due(hub: &Hub) -> Result<usize, crate::HubError> {
-    let now = hub.now().millis();
-    let due = hub.store().claim_deliveries(now, LEASE_MS, BATCH).await?;
-    let n = due.len();
-    let mut sending = tokio::task::JoinSet::new();
-    for d in due {
-        let hub = hub.clone();
-        sending.spawn(async move {
-            let body = notification_json(&d.notification).to_string();
-            let key = format!("{}-{}", d.notification.institution, d.notification.cursor);
-            match post_signed(&hub, &d.url, &key, body).await {
-                Ok(()) => {
-                    hub.store()
-                        .mark_delivered(d.notification.cursor, hub.now().millis())
-                        .await?;
-                    metrics::counter!("webhook_deliveries_total", "result" => "delivered")
-                        .increment(1);
-                }
-                Err(error) => {
-                    let next = hub.now().millis() + backoff_seconds(d.attempts) * 1000;
-                    hub.store()
-                        .mark_delivery_failed(d.notification.cursor, next, &error)
-                        .await?;
-                    metrics::counter!("webhook_deliveries_total", "result" => "failed")
-                        .increment(1);
-                }
-            }
-            Ok::<(), crate::HubError>(())
-        });
+/// Sends one claimed delivery and records its outcome.
+async fn deliver(hub: Hub, d: Delivery) -> Result<(), crate::HubError> {
+    let body = notification_json(&d.notification).to_string();
+    let key = format!("{}-{}", d.notification.institution, d.notification.cursor);
+    match post_signed(&hub, &d.url, &key, body).await {
+        Ok(()) => {
+            hub.store()
+                .mark_delivered(d.notification.cursor, hub.now().millis())
+                .await?;
+            metrics::counter!("webhook_deliveries_total", "result" => "delivered").increment(1);
+        }
+        Err(error) => {
+            let next = hub.now().millis() + backoff_seconds(d.attempts) * 1000;
+            hub.store()
+                .mark_delivery_failed(d.notification.cursor, next, &error)
+                .await?;
+            metrics::counter!("webhook_deliveries_total", "result" => "failed").increment(1);
+        }
     }
-    sent_all(sending).await?;
-    Ok(n)
+    Ok(())
 }
 
-/// Waits for every delivery of a pass; the first error, if any (the
-/// lease brings an attempt whose outcome was not recorded back after it
-/// expires).
-pub async fn sent_all(
-    mut sending: tokio::task::JoinSet<Result<(), crate::HubError>>,
-) -> Result<(), crate::HubError> {
-    let mut first_error = None;
-    while let Some(done) = sending.join_next().await {
-        let failed = match done {
-            Ok(r) => r.err(),
-            Err(e) => Some(crate::HubError::Internal(format!("delivery task: {e}"))),
-        };
-        first_error = first_error.or(failed);
+/// At most this many deliveries of one outbox worker are in flight.
+pub const IN_FLIGHT: usize = 128;
+/// The worker claims again once this many slots are free (or none is in
+/// flight), so that a burst of completions costs one claim, not one each.
+const CLAIM_AT: usize = 32;
+/// Without a wake-up, the worker looks for due deliveries this often
+/// (other processes' changes, retries coming due).
+const POLL: Duration = Duration::from_millis(500);
+
+/// The loop of an outbox worker (institutions' webhooks, employers'
+/// notice webhooks). Deliveries do not wait for each other: each is a task
+/// that records its own outcome, and free slots are refilled while slow
+/// ones are still in flight, so a receiver that hangs until the timeout
+/// holds back only its own deliveries, never a whole batch. `claim(n)`
+/// leases up to `n` due deliveries; `wake` is notified when this process
+/// queues new ones.
+pub async fn run_outbox<T, C, CF, S, SF>(outbox: &'static str, claim: C, send: S, wake: &Notify)
+where
+    T: Send + 'static,
+    C: Fn(i64) -> CF,
+    CF: Future<Output = Result<Vec<T>, crate::HubError>>,
+    S: Fn(T) -> SF,
+    SF: Future<Output = Result<(), crate::HubError>> + Send + 'static,
+{
+    let mut sending = tokio::task::JoinSet::new();
+    loop {
+        let room = IN_FLIGHT - sending.len();
+        let mut refilled = false;
+        if room >= CLAIM_AT || sending.is_empty() {
+            match claim(room as i64).await {
+                Ok(due) => {
+                    // A full claim: more may be due at once.
+                    refilled = due.len() == room;
+                    for d in due {
+                        sending.spawn(send(d));
+                    }
+                }
+                Err(e) => tracing::warn!(outbox, error = %e, "claiming deliveries failed"),
+            }
+        }
+        if refilled && sending.len() < IN_FLIGHT {
+            continue;
+        }
+        tokio::select! {
+            Some(done) = sending.join_next(), if !sending.is_empty() => {
+                log_outcome(outbox, done);
+                // Collect every other delivery that finished meanwhile.
+                while let Some(done) = sending.try_join_next() {
+                    log_outcome(outbox, done);
+                }
+            }
+            () = wake.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
     }
-    first_error.map_or(Ok(()), Err)
+}
+
+fn log_outcome(
+    outbox: &'static str,
+    done: Result<Result<(), crate::HubError>, tokio::task::JoinError>,
+) {
+    // The lease brings an attempt whose outcome was not recorded back
+    // after it expires.
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(outbox, error = %e, "recording a delivery failed"),
+        Err(e) => tracing::warn!(outbox, error = %e, "a delivery task ended abnormally"),
+    }
 }
 
 /// POSTs a JSON `body` to a webhook `url` the way every kruispunt webhook

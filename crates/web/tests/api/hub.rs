@@ -579,6 +579,66 @@ async fn mutations_reach_only_entitled_institutions_by_feed_and_signed_webhook()
 }
 
 #[tokio::test]
+async fn a_hanging_webhook_receiver_does_not_hold_back_the_others() {
+    let app = TestApp::spawn().await;
+    // CPAS-LIEGE's receiver answers only after 8 s (under the hub's 10 s
+    // timeout); OCMW-GENT's at once.
+    let (slow, _) = receiver(json!({"ok": true}), 8000).await;
+    let (fast, received) = receiver(json!({"ok": true}), 0).await;
+    let mut person = app.add_person(P, "Peeters", "Jan").await;
+    let cpas = app
+        .add_institution_with_webhook("CPAS-LIEGE", 17, &slow)
+        .await;
+    let ocmw = app
+        .add_institution_with_webhook("OCMW-GENT", 17, &fast)
+        .await;
+    for (code, principal) in [("CPAS-LIEGE", &cpas), ("OCMW-GENT", &ocmw)] {
+        app.grant(code, "identification", "2", true).await;
+        let token = app.token_for(principal, 3600);
+        let (s, _) = app
+            .post_json(
+                "/hub/v1/references",
+                &token,
+                &json!({"ssin": P, "capacity": 2, "startDate": "2026-01-01"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let wait_for = |n: usize| {
+        let received = received.clone();
+        async move {
+            let started = std::time::Instant::now();
+            while received.lock().unwrap().len() < n
+                && started.elapsed() < std::time::Duration::from_secs(3)
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            received.lock().unwrap().len()
+        }
+    };
+    for (round, name) in ["Peeters-Janssens", "Janssens"].into_iter().enumerate() {
+        person.last_name = name.into();
+        let notified = app
+            .state
+            .hub()
+            .record_person(&person, "operator")
+            .await
+            .unwrap();
+        assert_eq!(notified.len(), 2);
+        // The second change reaches OCMW-GENT while CPAS-LIEGE's receiver
+        // still holds the first.
+        assert_eq!(wait_for(round + 1).await, round + 1, "round {round}");
+    }
+    let bodies: Vec<Value> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    assert_eq!(bodies[1]["data"]["familyName"], "Janssens");
+}
+
+#[tokio::test]
 async fn failing_webhooks_are_retried_with_backoff() {
     let app = TestApp::spawn().await;
     // Nothing listens on this port: every attempt fails.
