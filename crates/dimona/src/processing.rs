@@ -17,8 +17,8 @@ use kruispunt_domain::sectors::DIMONA_CAPACITY;
 use kruispunt_hub::HubError;
 use kruispunt_store::dimona_pass::{self, FinishedDeclaration, ReferenceState};
 use kruispunt_store::{
-    AuditDraft, AuditedTx, Backend, DailyRegistrationRow, DeclarationRow, PeriodRow, PersonChange,
-    Store,
+    AuditDraft, AuditedTx, Backend, DailyRegistrationRow, DeclarationRow, DeferredWrites,
+    PeriodRow, PersonChange, Store,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -552,11 +552,20 @@ impl Dimona {
             .collect();
         let prepared = self.prepare(&batch).await?;
         let store = self.hub().store();
+        let prepared_at = std::time::Instant::now();
         let mut tx = store
             .begin_audited(self.hub().config().checkpoint_every)
             .await?;
         let done = self.process_in(&mut tx, prepared, now, Some(rows)).await?;
+        let written_at = std::time::Instant::now();
         tx.commit().await?;
+        // Where a pass's time goes (before its transaction; in it; the commit).
+        metrics::histogram!("dimona_pass_phase_seconds", "phase" => "prepare")
+            .record((prepared_at - started).as_secs_f64());
+        metrics::histogram!("dimona_pass_phase_seconds", "phase" => "write")
+            .record((written_at - prepared_at).as_secs_f64());
+        metrics::histogram!("dimona_pass_phase_seconds", "phase" => "commit")
+            .record(written_at.elapsed().as_secs_f64());
         self.processed(done, batch.len(), started);
         Ok(())
     }
@@ -720,10 +729,7 @@ impl Dimona {
         }
         if !ssins.is_empty() {
             let window = date_window(&claimed, pass.periods.values());
-            for p in
-                dimona_pass::live_periods_of_persons_in(tx.conn(), backend, &ssins, window.as_ref())
-                    .await?
-            {
+            for p in dimona_pass::live_periods_of_persons(tx, &ssins, window.as_ref()).await? {
                 pass.known(p);
             }
             // The workers of the periods named (read with their periods).
@@ -756,9 +762,12 @@ impl Dimona {
         // Period ids, registration ids and notice numbers: one statement.
         // Each declaration gets one notice.
         let notices = claimed.len() as i64;
-        let first = dimona_pass::reserve_many_in(
-            tx.conn(),
-            backend,
+        // The writes nothing in the pass reads back go at the end, with the
+        // audit entries: on SQLite one round trip to the writer.
+        let mut writes = DeferredWrites::new(backend);
+        let first = dimona_pass::reserve_many(
+            tx,
+            &mut writes,
             &[
                 ("dimona_period", ins),
                 ("daily_registration", creates),
@@ -781,24 +790,17 @@ impl Dimona {
             .iter()
             .filter_map(|id| pass.periods.get(id).cloned())
             .collect();
-        dimona_pass::upsert_periods_in(tx.conn(), backend, &dirty, now.millis()).await?;
-        dimona_pass::upsert_references_in(tx.conn(), backend, &pass.references, now.millis())
-            .await?;
+        dimona_pass::upsert_periods(&mut writes, &dirty, now.millis());
+        dimona_pass::upsert_references(&mut writes, &pass.references, now.millis());
         let registrations: Vec<DailyRegistrationRow> = pass
             .dirty_registrations
             .iter()
             .filter_map(|id| pass.registrations.get(id).cloned())
             .collect();
-        dimona_pass::upsert_daily_registrations_in(
-            tx.conn(),
-            backend,
-            &registrations,
-            now.millis(),
-        )
-        .await?;
-        Store::notify_changes_in(
-            tx.conn(),
-            backend,
+        dimona_pass::upsert_daily_registrations(&mut writes, &registrations, now.millis());
+        Store::notify_changes_deferred(
+            tx,
+            &mut writes,
             &pass.changes,
             "employment",
             "employment.changed",
@@ -813,36 +815,33 @@ impl Dimona {
                 claimed.len()
             )));
         }
-        let finished = match received {
-            Some(rows) => {
-                dimona_pass::insert_finished_declarations_in(
+        match received {
+            Some(rows) => dimona_pass::insert_finished_declarations(
+                &mut writes,
+                rows,
+                &pass.finished,
+                first_notice,
+                now.millis(),
+            )?,
+            None => {
+                // Not deferred: its count says whether another worker
+                // processed some of them first.
+                let finished = dimona_pass::finish_declarations_in(
                     tx.conn(),
                     backend,
-                    rows,
                     &pass.finished,
                     first_notice,
                     now.millis(),
                 )
                 .await?;
-                rows.len() as u64
+                if finished != pass.finished.len() as u64 {
+                    // Their results stand, and this pass must not commit
+                    // second periods for them.
+                    return Err(HubError::Internal(
+                        "declaration already processed by another worker".into(),
+                    ));
+                }
             }
-            None => {
-                dimona_pass::finish_declarations_in(
-                    tx.conn(),
-                    backend,
-                    &pass.finished,
-                    first_notice,
-                    now.millis(),
-                )
-                .await?
-            }
-        };
-        if finished != pass.finished.len() as u64 {
-            // Another worker processed some first: their results stand, and
-            // this pass must not commit second periods for them.
-            return Err(HubError::Internal(
-                "declaration already processed by another worker".into(),
-            ));
         }
         // Each notice, to its employer's webhook (sent after the commit).
         let hooks: Vec<(String, String)> = claimed
@@ -854,8 +853,8 @@ impl Dimona {
                 ))
             })
             .collect();
-        dimona_pass::enqueue_notice_deliveries_in(tx.conn(), backend, &hooks, now.millis()).await?;
-        tx.append(&pass.audit, hub.key()).await?;
+        dimona_pass::enqueue_notice_deliveries(&mut writes, &hooks, now.millis());
+        tx.append_with(writes, &pass.audit, hub.key()).await?;
         Ok(PassDone {
             hooks: !hooks.is_empty(),
             results: pass.finished.iter().map(|f| f.result.clone()).collect(),
@@ -1162,9 +1161,10 @@ impl Dimona {
                 .into_values()
                 .map(|url| (d.id.clone(), url))
                 .collect::<Vec<_>>();
-            dimona_pass::enqueue_notice_deliveries_in(tx.conn(), backend, &hooks, now.millis())
-                .await?;
-            tx.append(
+            let mut writes = DeferredWrites::new(backend);
+            dimona_pass::enqueue_notice_deliveries(&mut writes, &hooks, now.millis());
+            tx.append_with(
+                writes,
                 &[AuditDraft {
                     ticket: hub.ticket(),
                     at: now.millis(),

@@ -1,6 +1,7 @@
 //! The audit log: appends under the chain-head row lock (so several server
 //! processes on one PostgreSQL extend one chain), checkpoints, reads.
 
+use crate::sql::{DeferredWrites, Sql};
 use crate::{Store, StoreError};
 use kruispunt_domain::hub::{AuditCrypto, AuditRecord};
 use sqlx::any::AnyRow;
@@ -77,6 +78,8 @@ pub struct AuditedTx<'a> {
     checkpoint_every: i64,
     backend: crate::Backend,
     bulk_rows: usize,
+    /// SQLite with inline readers: see [`AuditedTx::inline`].
+    inline: Option<std::sync::Arc<crate::native::NativeReaders>>,
 }
 
 fn entry_from(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
@@ -107,6 +110,13 @@ fn read_hint(hint: &HeadHint) -> Option<(i64, Vec<u8>)> {
 
 fn set_hint(hint: &HeadHint, head: Option<(i64, Vec<u8>)>) {
     *hint.lock().unwrap_or_else(|p| p.into_inner()) = head;
+}
+
+/// Only the trigger on `audit_log` says this: in a multi-statement write,
+/// the failing statement was an audit entry's, so every write before it ran.
+fn stale_hint(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(e))
+        if e.message().contains("audit chain head moved"))
 }
 
 /// The trigger refused entries that do not extend the head, or another
@@ -146,6 +156,7 @@ impl Store {
             checkpoint_every,
             backend: self.backend,
             bulk_rows: self.bulk_rows(12),
+            inline: if sqlite { self.native.clone() } else { None },
         };
         if sqlite {
             match read_hint(&self.audit_head) {
@@ -204,7 +215,8 @@ impl Store {
                     set_hint(&self.audit_head, Some((seq, hash)));
                     for (r, h) in &rows {
                         if checkpoint_every > 0 && r.seq % checkpoint_every == 0 {
-                            insert_checkpoint(&mut conn, r.seq, h, r.at, crypto).await?;
+                            insert_checkpoint(&mut conn, self.backend, r.seq, h, r.at, crypto)
+                                .await?;
                         }
                     }
                     return Ok(rows.iter().map(|(r, _)| r.seq).collect());
@@ -242,7 +254,8 @@ impl Store {
             tx.commit().await?;
             return Ok(None);
         }
-        insert_checkpoint(tx.conn(), seq, &hash, at, crypto).await?;
+        let backend = tx.backend;
+        insert_checkpoint(tx.conn(), backend, seq, &hash, at, crypto).await?;
         tx.commit().await?;
         Ok(Some(seq))
     }
@@ -371,24 +384,38 @@ impl Store {
 
 async fn insert_checkpoint(
     conn: &mut AnyConnection,
+    backend: crate::Backend,
     seq: i64,
     hash: &[u8],
     at: i64,
     crypto: &dyn AuditCrypto,
 ) -> Result<(), StoreError> {
-    let (kid, signature) = crypto.sign_checkpoint(seq, hash);
-    sqlx::query(
-        "INSERT INTO audit_checkpoints (seq, hash, at, kid, signature) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (seq) DO NOTHING",
-    )
-    .bind(seq)
-    .bind(hash.to_vec())
-    .bind(at)
-    .bind(kid)
-    .bind(signature)
-    .execute(conn)
-    .await?;
+    checkpoint_sql(backend, seq, hash, at, crypto)
+        .bound_query()
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+fn checkpoint_sql(
+    backend: crate::Backend,
+    seq: i64,
+    hash: &[u8],
+    at: i64,
+    crypto: &dyn AuditCrypto,
+) -> Sql {
+    let (kid, signature) = crypto.sign_checkpoint(seq, hash);
+    let mut sql = Sql::new(
+        backend,
+        "INSERT INTO audit_checkpoints (seq, hash, at, kid, signature) VALUES ",
+    );
+    sql.list(5).push(" ON CONFLICT (seq) DO NOTHING");
+    sql.bind(seq)
+        .bind(hash.to_vec())
+        .bind(at)
+        .bind(kid)
+        .bind(signature);
+    sql
 }
 
 fn record_of(d: &AuditDraft, seq: i64) -> AuditRecord {
@@ -417,15 +444,22 @@ async fn insert_entries<'c, E>(
 where
     E: sqlx::Executor<'c, Database = Any>,
 {
-    let sql = format!(
+    entries_sql(backend, rows)
+        .bound_query()
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+fn entries_sql(backend: crate::Backend, rows: &[(AuditRecord, Vec<u8>)]) -> Sql {
+    let mut sql = Sql::new(
+        backend,
         "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
-         answer_digest, hash) VALUES {}",
-        crate::sql::placeholders(backend, rows.len(), 12)
+         answer_digest, hash) VALUES ",
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    sql.tuples(rows.len(), 12);
     for (r, hash) in rows {
-        q = q
-            .bind(r.seq)
+        sql.bind(r.seq)
             .bind(r.ticket.clone())
             .bind(r.at)
             .bind(r.kind.clone())
@@ -438,8 +472,7 @@ where
             .bind(r.answer_digest.clone())
             .bind(hash.clone());
     }
-    q.execute(executor).await?;
-    Ok(())
+    sql
 }
 
 fn ticket_conflict(e: StoreError) -> StoreError {
@@ -458,6 +491,16 @@ impl AuditedTx<'_> {
 
     pub fn backend(&self) -> crate::Backend {
         self.backend
+    }
+
+    /// Readers for what this transaction reads but has NOT written (SQLite
+    /// only): it holds the write lock since `BEGIN IMMEDIATE`, so nobody
+    /// can commit meanwhile and a fresh read on another connection sees
+    /// exactly the state this transaction started from, without the hop
+    /// to sqlx's writer thread. Anything the transaction wrote must be
+    /// read on [`AuditedTx::conn`].
+    pub(crate) fn inline(&self) -> Option<&crate::native::NativeReaders> {
+        self.inline.as_deref()
     }
 
     /// Locks the head (if not yet) and reads it (if not yet read under
@@ -490,14 +533,7 @@ impl AuditedTx<'_> {
         }
         let rows = loop {
             let (start_seq, start_hash) = (self.seq, self.hash.clone());
-            let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
-            for d in drafts {
-                let record = record_of(d, self.seq + 1);
-                let hash = crypto.chain(&self.hash, &record);
-                self.seq = record.seq;
-                self.hash = hash.clone();
-                rows.push((record, hash));
-            }
+            let rows = self.chain(drafts, crypto);
             let mut chunks = rows.chunks(self.bulk_rows);
             let first = chunks.next().unwrap_or(&[]);
             match insert_entries(&mut *self.tx, self.backend, first).await {
@@ -524,10 +560,76 @@ impl AuditedTx<'_> {
         self.appended = true;
         for (r, h) in &rows {
             if self.checkpoint_every > 0 && r.seq % self.checkpoint_every == 0 {
-                insert_checkpoint(&mut self.tx, r.seq, h, r.at, crypto).await?;
+                insert_checkpoint(&mut self.tx, self.backend, r.seq, h, r.at, crypto).await?;
             }
         }
         Ok(rows.iter().map(|(r, _)| r.seq).collect())
+    }
+
+    /// Runs `writes` and then appends `drafts`, as ONE multi-statement
+    /// query on SQLite (the entries last; see [`DeferredWrites`]); returns
+    /// the entries' seqs. A stale head hint (another process appended)
+    /// refuses the first entry statement only, after every write ran: the
+    /// entries are then chained again from the head, read under the lock.
+    /// Any other failure forgets the hint (the caller rolls back, and its
+    /// next transaction reads the head).
+    pub async fn append_with(
+        &mut self,
+        mut writes: DeferredWrites,
+        drafts: &[AuditDraft],
+        crypto: &dyn AuditCrypto,
+    ) -> Result<Vec<i64>, StoreError> {
+        if drafts.is_empty() {
+            writes.flush(&mut self.tx).await?;
+            return Ok(Vec::new());
+        }
+        if !self.locked {
+            self.lock_head().await?;
+        }
+        let (start_seq, start_hash) = (self.seq, self.hash.clone());
+        let rows = self.chain(drafts, crypto);
+        for chunk in rows.chunks(self.bulk_rows) {
+            writes.push(entries_sql(self.backend, chunk));
+        }
+        for (r, h) in &rows {
+            if self.checkpoint_every > 0 && r.seq % self.checkpoint_every == 0 {
+                writes.push(checkpoint_sql(self.backend, r.seq, h, r.at, crypto));
+            }
+        }
+        match writes.flush(&mut self.tx).await {
+            Ok(()) => {
+                self.exact = true;
+                self.appended = true;
+                Ok(rows.iter().map(|(r, _)| r.seq).collect())
+            }
+            Err(e) if !self.exact && stale_hint(&e) => {
+                set_hint(&self.hint, None);
+                (self.seq, self.hash) = (start_seq, start_hash);
+                self.lock_head().await?;
+                self.append(drafts, crypto).await
+            }
+            Err(e) => {
+                set_hint(&self.hint, None);
+                Err(ticket_conflict(e))
+            }
+        }
+    }
+
+    /// Chains `drafts` after the current head (moving it).
+    fn chain(
+        &mut self,
+        drafts: &[AuditDraft],
+        crypto: &dyn AuditCrypto,
+    ) -> Vec<(AuditRecord, Vec<u8>)> {
+        let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            let record = record_of(d, self.seq + 1);
+            let hash = crypto.chain(&self.hash, &record);
+            self.seq = record.seq;
+            self.hash = hash.clone();
+            rows.push((record, hash));
+        }
+        rows
     }
 
     /// Commits the change with its audit entries. The head has moved

@@ -84,6 +84,9 @@ fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
                     // 32 MiB page cache per connection (the default 2 MiB makes
                     // bulk loads re-read index pages from the OS).
                     conn.execute("PRAGMA cache_size = -32768").await?;
+                    // Statement journals (a multi-row upsert inside a
+                    // transaction keeps one) in memory, not in temp files.
+                    conn.execute("PRAGMA temp_store = MEMORY").await?;
                     // Checkpoints run on their own thread (`crate::checkpoint`).
                     conn.execute(sqlx::AssertSqlSafe(format!(
                         "PRAGMA wal_autocheckpoint = {}",

@@ -175,6 +175,22 @@ impl Store {
         &self,
         employer_ids: &[i64],
     ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        if let Some(native) = &self.native {
+            return native.read(|conn| {
+                let mut out = std::collections::HashMap::new();
+                for chunk in employer_ids.chunks(self.bulk_rows(1)) {
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT employer_id, url FROM employer_webhooks WHERE employer_id IN ({})",
+                        crate::registers::question_marks(chunk.len())
+                    ))?;
+                    let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
+                    while let Some(r) = rows.next()? {
+                        out.insert(r.get(0)?, r.get(1)?);
+                    }
+                }
+                Ok(out)
+            });
+        }
         let mut conn = self.pool.acquire().await?;
         crate::dimona_pass::notice_webhooks_in(&mut conn, self.backend, employer_ids).await
     }

@@ -6,8 +6,8 @@
 //! (measured: 10,000 INs took 13.7 s to process one by one).
 
 use crate::dimona::{DailyRegistrationRow, PeriodRow, daily_registration_from, period_from};
-use crate::sql::{Sql, rows_per_statement};
-use crate::{Backend, StoreError};
+use crate::sql::{DeferredWrites, Sql, rows_per_statement};
+use crate::{AuditedTx, Backend, StoreError};
 use sqlx::{AnyConnection, Row};
 
 /// A processed declaration's outcome, for [`finish_declarations_in`].
@@ -152,13 +152,13 @@ pub async fn active_daily_registrations_of_periods_in(
 
 /// Writes daily registrations in their final state: new ones inserted,
 /// known ones updated (one statement per chunk).
-pub async fn upsert_daily_registrations_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
+pub fn upsert_daily_registrations(
+    writes: &mut DeferredWrites,
     rows: &[DailyRegistrationRow],
     now: i64,
-) -> Result<(), StoreError> {
+) {
     const COLS: usize = 12;
+    let backend = writes.backend();
     for chunk in rows.chunks(rows_per_statement(backend, COLS)) {
         let mut sql = Sql::new(
             backend,
@@ -170,10 +170,8 @@ pub async fn upsert_daily_registrations_in(
              start_hour = excluded.start_hour, end_date = excluded.end_date, end_hour = excluded.end_hour, \
              status = excluded.status, updated_at = excluded.updated_at",
         );
-        let mut q = sql.query();
         for r in chunk {
-            q = q
-                .bind(r.registration_id)
+            sql.bind(r.registration_id)
                 .bind(r.period_id)
                 .bind(r.employer_id)
                 .bind(r.ssin.clone())
@@ -186,9 +184,8 @@ pub async fn upsert_daily_registrations_in(
                 .bind(now)
                 .bind(now);
         }
-        q.execute(&mut *conn).await?;
+        writes.push(sql);
     }
-    Ok(())
 }
 
 /// The dates a pass's rules look at (inclusive, `YYYY-MM-DD`): a live
@@ -213,39 +210,78 @@ pub async fn live_periods_of_persons_in(
 ) -> Result<Vec<PeriodRow>, StoreError> {
     let mut out = Vec::new();
     for chunk in ssins.chunks(rows_per_statement(backend, 1).saturating_sub(4).max(1)) {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT * FROM dimona_periods WHERE status <> 'cancelled' AND ",
-        );
-        if window.is_some() {
-            sql.push("(((end_date IS NULL OR end_date >= ")
-                .param()
-                .push(") AND start_date <= ")
-                .param()
-                .push(") OR (worker_type = 'STU' AND start_date >= ")
-                .param()
-                .push(" AND start_date <= ")
-                .param()
-                .push(")) AND ");
-        }
-        sql.push("ssin IN ").list(chunk.len());
-        let mut q = sql.query();
-        if let Some(w) = window {
-            let year = |d: &str| d.get(..4).unwrap_or("0000").to_owned();
-            q = q
-                .bind(w.from.clone())
-                .bind(w.to.clone())
-                .bind(format!("{}-01-01", year(&w.from)))
-                .bind(format!("{}-12-31", year(&w.to)));
-        }
-        for s in chunk {
-            q = q.bind(s.clone());
-        }
-        for r in q.fetch_all(&mut *conn).await? {
+        let sql = live_periods_sql(backend, chunk, window);
+        for r in sql.bound_query().fetch_all(&mut *conn).await? {
             out.push(period_from(&r)?);
         }
     }
     Ok(out)
+}
+
+/// [`live_periods_of_persons_in`] inside an audited transaction that has
+/// not written periods yet: inline on SQLite (see [`AuditedTx::inline`]).
+pub async fn live_periods_of_persons(
+    tx: &mut AuditedTx<'_>,
+    ssins: &[String],
+    window: Option<&DateWindow>,
+) -> Result<Vec<PeriodRow>, StoreError> {
+    let backend = tx.backend();
+    let Some(native) = tx.inline() else {
+        return live_periods_of_persons_in(tx.conn(), backend, ssins, window).await;
+    };
+    native.read(|conn| {
+        let mut out = Vec::new();
+        for chunk in ssins.chunks(rows_per_statement(backend, 1).saturating_sub(4).max(1)) {
+            let sql = live_periods_sql(backend, chunk, window);
+            let mut stmt = conn.prepare_cached(sql.text())?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(sql.native_values()))?;
+            while let Some(r) = rows.next()? {
+                out.push(PeriodRow {
+                    period_id: r.get("period_id")?,
+                    employer_id: r.get("employer_id")?,
+                    ssin: r.get("ssin")?,
+                    worker_type: r.get("worker_type")?,
+                    joint_committee: r.get("joint_committee")?,
+                    start_date: r.get("start_date")?,
+                    end_date: r.get("end_date")?,
+                    start_hour: r.get("start_hour")?,
+                    end_hour: r.get("end_hour")?,
+                    planned_hours: r.get("planned_hours")?,
+                    status: r.get("status")?,
+                    declaration_id: r.get("declaration_id")?,
+                });
+            }
+        }
+        Ok(out)
+    })
+}
+
+fn live_periods_sql(backend: Backend, ssins: &[String], window: Option<&DateWindow>) -> Sql {
+    let mut sql = Sql::new(
+        backend,
+        "SELECT * FROM dimona_periods WHERE status <> 'cancelled' AND ",
+    );
+    if let Some(w) = window {
+        let year = |d: &str| d.get(..4).unwrap_or("0000").to_owned();
+        sql.push("(((end_date IS NULL OR end_date >= ")
+            .param()
+            .push(") AND start_date <= ")
+            .param()
+            .push(") OR (worker_type = 'STU' AND start_date >= ")
+            .param()
+            .push(" AND start_date <= ")
+            .param()
+            .push(")) AND ");
+        sql.bind(w.from.clone())
+            .bind(w.to.clone())
+            .bind(format!("{}-01-01", year(&w.from)))
+            .bind(format!("{}-12-31", year(&w.to)));
+    }
+    sql.push("ssin IN ").list(ssins.len());
+    for s in ssins {
+        sql.bind(s.clone());
+    }
+    sql
 }
 
 /// Reserves `n` values of a counter; returns the first. The counter row
@@ -305,15 +341,62 @@ pub async fn reserve_many_in(
         .collect()
 }
 
+/// [`reserve_many_in`] inside an audited transaction. Inline on SQLite
+/// (see [`AuditedTx::inline`]): the counters are read on this thread and
+/// their UPDATE joins `writes`, so a name may be reserved only once per
+/// `writes` (a second read would not see the first reservation).
+pub async fn reserve_many(
+    tx: &mut AuditedTx<'_>,
+    writes: &mut DeferredWrites,
+    wants: &[(&str, i64)],
+) -> Result<Vec<i64>, StoreError> {
+    let backend = tx.backend();
+    let Some(native) = tx.inline() else {
+        return reserve_many_in(tx.conn(), backend, wants).await;
+    };
+    let wanted: Vec<&(&str, i64)> = wants.iter().filter(|(_, n)| *n > 0).collect();
+    if wanted.is_empty() {
+        return Ok(vec![0; wants.len()]);
+    }
+    for (name, _) in &wanted {
+        writes.reserving(name)?;
+    }
+    let names: Vec<&str> = wanted.iter().map(|(name, _)| *name).collect();
+    let current: std::collections::HashMap<String, i64> = native.read(|conn| {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT name, value FROM counters WHERE name IN ({})",
+            crate::registers::question_marks(names.len())
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(&names), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        rows.collect()
+    })?;
+    let mut sql = Sql::new(backend, "UPDATE counters SET value = value + CASE name");
+    for (name, n) in &wanted {
+        sql.push(" WHEN ").param().push(" THEN ").param();
+        sql.bind(*name).bind(*n);
+    }
+    sql.push(" END WHERE name IN ").list(wanted.len());
+    for (name, _) in &wanted {
+        sql.bind(*name);
+    }
+    writes.push(sql);
+    wants
+        .iter()
+        .map(|(name, n)| match (*n, current.get(*name)) {
+            (0, _) => Ok(0),
+            (_, Some(v)) => Ok(v + 1),
+            (_, None) => Err(StoreError::Config(format!("no counter named {name}"))),
+        })
+        .collect()
+}
+
 /// Writes periods in their final state: new ones inserted, known ones
 /// updated (one statement per chunk).
-pub async fn upsert_periods_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    periods: &[PeriodRow],
-    now: i64,
-) -> Result<(), StoreError> {
+pub fn upsert_periods(writes: &mut DeferredWrites, periods: &[PeriodRow], now: i64) {
     const COLS: usize = 14;
+    let backend = writes.backend();
     for chunk in periods.chunks(rows_per_statement(backend, COLS)) {
         let mut sql = Sql::new(
             backend,
@@ -326,10 +409,8 @@ pub async fn upsert_periods_in(
              end_date = excluded.end_date, start_hour = excluded.start_hour, end_hour = excluded.end_hour, \
              planned_hours = excluded.planned_hours, status = excluded.status, updated_at = excluded.updated_at",
         );
-        let mut q = sql.query();
         for p in chunk {
-            q = q
-                .bind(p.period_id)
+            sql.bind(p.period_id)
                 .bind(p.employer_id)
                 .bind(p.ssin.clone())
                 .bind(p.worker_type.clone())
@@ -344,20 +425,15 @@ pub async fn upsert_periods_in(
                 .bind(now)
                 .bind(now);
         }
-        q.execute(&mut *conn).await?;
+        writes.push(sql);
     }
-    Ok(())
 }
 
 /// Writes Dimona references in their final state (the directory entry
 /// follows its period: created, moved, closed or removed).
-pub async fn upsert_references_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    refs: &[ReferenceState],
-    now: i64,
-) -> Result<(), StoreError> {
+pub fn upsert_references(writes: &mut DeferredWrites, refs: &[ReferenceState], now: i64) {
     const COLS: usize = 8;
+    let backend = writes.backend();
     for chunk in refs.chunks(rows_per_statement(backend, COLS)) {
         let mut sql = Sql::new(
             backend,
@@ -368,10 +444,8 @@ pub async fn upsert_references_in(
             " ON CONFLICT (id) DO UPDATE SET start_date = excluded.start_date, end_date = excluded.end_date, \
              unregistered_at = excluded.unregistered_at",
         );
-        let mut q = sql.query();
         for r in chunk {
-            q = q
-                .bind(r.id.clone())
+            sql.bind(r.id.clone())
                 .bind(r.institution.clone())
                 .bind(r.ssin.clone())
                 .bind(i64::from(r.capacity))
@@ -380,11 +454,8 @@ pub async fn upsert_references_in(
                 .bind(now)
                 .bind(r.unregistered_at);
         }
-        q.execute(&mut *conn)
-            .await
-            .map_err(|e| StoreError::conflict_or(e, "this reference"))?;
+        writes.push(sql);
     }
-    Ok(())
 }
 
 /// Records the outcomes and numbers the notices (the employers' mailbox,
@@ -443,15 +514,15 @@ pub async fn finish_declarations_in(
 /// their outcomes (`done`, one per declaration, the notices numbered from
 /// `first_notice` in that order): one INSERT where a queued declaration takes an INSERT
 /// at receipt and an UPDATE when processed.
-pub async fn insert_finished_declarations_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
+pub fn insert_finished_declarations(
+    writes: &mut DeferredWrites,
     received: &[crate::NewDeclaration],
     done: &[FinishedDeclaration],
     first_notice: i64,
     now: i64,
 ) -> Result<(), StoreError> {
     const COLS: usize = 15;
+    let backend = writes.backend();
     let by_id: std::collections::HashMap<&str, &crate::NewDeclaration> =
         received.iter().map(|r| (r.id.as_str(), r)).collect();
     let pairs = done
@@ -471,10 +542,8 @@ pub async fn insert_finished_declarations_in(
              registration_impact, notice_seq) VALUES ",
         );
         sql.tuples(chunk.len(), COLS);
-        let mut q = sql.query();
         for (i, (r, d)) in chunk.iter().enumerate() {
-            q = q
-                .bind(r.id.clone())
+            sql.bind(r.id.clone())
                 .bind(r.employer_id)
                 .bind(r.declarant.clone())
                 .bind(r.kind.clone())
@@ -490,9 +559,7 @@ pub async fn insert_finished_declarations_in(
                 .bind(d.registration_impact.clone())
                 .bind(first_notice + offset + i as i64);
         }
-        q.execute(&mut *conn)
-            .await
-            .map_err(|e| StoreError::conflict_or(e, "a declaration with this id"))?;
+        writes.push(sql);
         offset += chunk.len() as i64;
     }
     Ok(())
@@ -526,15 +593,14 @@ pub async fn notice_webhooks_in(
 /// Queues the notice of each declaration for its employer's webhook:
 /// `(declaration id, url)`, after [`finish_declarations_in`] numbered the
 /// notices in this transaction (the notice number is read from the
-/// declaration). Returns how many deliveries were queued.
-pub async fn enqueue_notice_deliveries_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
+/// declaration; the statement runs after theirs).
+pub fn enqueue_notice_deliveries(
+    writes: &mut DeferredWrites,
     deliveries: &[(String, String)],
     now: i64,
-) -> Result<u64, StoreError> {
+) {
     const COLS: usize = 2;
-    let mut queued = 0;
+    let backend = writes.backend();
     for chunk in deliveries.chunks(rows_per_statement(backend, COLS).saturating_sub(1).max(1)) {
         let mut sql = Sql::new(backend, "WITH v (id, url) AS (VALUES ");
         sql.tuples(chunk.len(), COLS).push(
@@ -545,12 +611,10 @@ pub async fn enqueue_notice_deliveries_in(
             " FROM v JOIN dimona_declarations d ON d.id = v.id WHERE d.notice_seq IS NOT NULL \
              ON CONFLICT (notice_seq) DO NOTHING",
         );
-        let mut q = sql.query();
         for (id, url) in chunk {
-            q = q.bind(id.clone()).bind(url.clone());
+            sql.bind(id.clone()).bind(url.clone());
         }
-        q = q.bind(now);
-        queued += q.execute(&mut *conn).await?.rows_affected();
+        sql.bind(now);
+        writes.push(sql);
     }
-    Ok(queued)
 }

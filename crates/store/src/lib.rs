@@ -42,6 +42,7 @@ pub use notice_webhooks::{EmployerWebhookRow, NoticeDelivery};
 pub use notifications::{Delivery, Notification, PersonChange};
 pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, OidcFlowRow, SessionRow};
 pub use registers::IntegrationLookup;
+pub use sql::DeferredWrites;
 pub use users::UserRow;
 
 use sqlx::AnyPool;

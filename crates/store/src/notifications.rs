@@ -2,8 +2,8 @@
 //! the webhook outbox, the NATS cursor, external providers.
 
 use crate::dimona_pass::reserve_in;
-use crate::sql::{Sql, rows_per_statement};
-use crate::{Backend, Store, StoreError};
+use crate::sql::{DeferredWrites, Sql, rows_per_statement};
+use crate::{AuditedTx, Backend, Store, StoreError};
 use sqlx::{AnyConnection, Row};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,6 +243,143 @@ pub struct PersonChange {
 /// (ssin, institution, webhook, data) of a notification to create.
 type Target<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
 
+/// Per person: the entitled institutions and their webhook URLs.
+type Targets = std::collections::HashMap<String, Vec<(String, Option<String>)>>;
+
+/// Who is entitled to the `changes`, read on `conn`.
+async fn entitled_on(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    changes: &[PersonChange],
+    service: &str,
+    today: &str,
+) -> Result<Targets, StoreError> {
+    let mut targets = Targets::new();
+    for chunk in changed_persons(changes).chunks(entitled_chunk(backend)) {
+        let sql = entitled_sql(backend, chunk, service, today);
+        for r in sql.bound_query().fetch_all(&mut *conn).await? {
+            targets
+                .entry(r.try_get("ssin")?)
+                .or_default()
+                .push((r.try_get("institution")?, r.try_get("webhook_url")?));
+        }
+    }
+    Ok(targets)
+}
+
+/// The persons changed, each once.
+fn changed_persons(changes: &[PersonChange]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| c.ssin.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn entitled_chunk(backend: Backend) -> usize {
+    rows_per_statement(backend, 1).saturating_sub(5).max(1)
+}
+
+/// The institutions entitled to a change about these persons: an active
+/// reference, and a valid authorization for `service` whose purpose is
+/// that reference's capacity (or that waives the integration check).
+fn entitled_sql(backend: Backend, persons: &[String], service: &str, today: &str) -> Sql {
+    let mut sql = Sql::new(
+        backend,
+        "SELECT DISTINCT r.ssin AS ssin, r.institution AS institution, i.webhook_url AS webhook_url \
+         FROM person_references r \
+         JOIN authorizations a ON a.institution = r.institution AND a.service = ",
+    );
+    sql.param()
+        .push(" AND a.revoked_at IS NULL AND a.valid_from <= ")
+        .param()
+        .push(" AND (a.valid_to IS NULL OR a.valid_to >= ")
+        .param()
+        .push(
+            ") AND (a.purpose = CAST(r.capacity AS TEXT) OR a.integration_check = 0) \
+             JOIN institutions i ON i.code = r.institution \
+             WHERE r.unregistered_at IS NULL AND r.start_date <= ",
+        )
+        .param()
+        .push(" AND (r.end_date IS NULL OR r.end_date >= ")
+        .param()
+        .push(") AND r.ssin IN ")
+        .list(persons.len())
+        .push(" ORDER BY r.ssin, r.institution");
+    sql.bind(service)
+        .bind(today)
+        .bind(today)
+        .bind(today)
+        .bind(today);
+    for p in persons {
+        sql.bind(p.clone());
+    }
+    sql
+}
+
+/// One row per notification to create, in change order.
+fn target_rows<'a>(changes: &'a [PersonChange], targets: &'a Targets) -> Vec<Target<'a>> {
+    changes
+        .iter()
+        .flat_map(|c| {
+            targets
+                .get(&c.ssin)
+                .into_iter()
+                .flatten()
+                .map(|(i, w)| (c.ssin.as_str(), i.as_str(), w.as_deref(), c.data.as_str()))
+        })
+        .collect()
+}
+
+/// The INSERTs of the notifications `rows`, numbered from `first`, and of
+/// their webhook deliveries.
+fn queue_notifications(
+    writes: &mut DeferredWrites,
+    rows: &[Target<'_>],
+    first: i64,
+    kind: &str,
+    now: i64,
+) {
+    let backend = writes.backend();
+    let numbered: Vec<(i64, &Target<'_>)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (first + i as i64, r))
+        .collect();
+    for chunk in numbered.chunks(rows_per_statement(backend, 6)) {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO notifications (cursor, institution, kind, ssin, occurred_at, data) VALUES ",
+        );
+        sql.tuples(chunk.len(), 6);
+        for (cursor, (ssin, institution, _, data)) in chunk {
+            sql.bind(*cursor)
+                .bind(*institution)
+                .bind(kind)
+                .bind(*ssin)
+                .bind(now)
+                .bind(*data);
+        }
+        writes.push(sql);
+    }
+    let deliveries: Vec<(i64, &str, &str)> = numbered
+        .iter()
+        .filter_map(|(c, (_, i, w, _))| w.map(|w| (*c, *i, w)))
+        .collect();
+    for chunk in deliveries.chunks(rows_per_statement(backend, 4)) {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO webhook_deliveries (cursor, institution, url, next_attempt_at) VALUES ",
+        );
+        sql.tuples(chunk.len(), 4);
+        for (cursor, institution, url) in chunk {
+            sql.bind(*cursor).bind(*institution).bind(*url).bind(now);
+        }
+        writes.push(sql);
+    }
+}
+
 impl Store {
     /// Creates, inside the caller's transaction, for each change a
     /// notification to every institution entitled to `service` data about that
@@ -260,115 +397,58 @@ impl Store {
         today: &str,
         now: i64,
     ) -> Result<Vec<String>, StoreError> {
-        use std::collections::{BTreeSet, HashMap};
-        if changes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let persons: Vec<&String> = changes
-            .iter()
-            .map(|c| &c.ssin)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut targets: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
-        for chunk in persons.chunks(rows_per_statement(backend, 1).saturating_sub(3).max(1)) {
-            let mut sql = Sql::new(
-                backend,
-                "SELECT DISTINCT r.ssin AS ssin, r.institution AS institution, i.webhook_url AS webhook_url \
-             FROM person_references r \
-             JOIN authorizations a ON a.institution = r.institution AND a.service = ",
-            );
-            sql.param()
-                .push(" AND a.revoked_at IS NULL AND a.valid_from <= ")
-                .param()
-                .push(" AND (a.valid_to IS NULL OR a.valid_to >= ")
-                .param()
-                .push(
-                    ") AND (a.purpose = CAST(r.capacity AS TEXT) OR a.integration_check = 0) \
-                 JOIN institutions i ON i.code = r.institution \
-                 WHERE r.unregistered_at IS NULL AND r.start_date <= ",
-                )
-                .param()
-                .push(" AND (r.end_date IS NULL OR r.end_date >= ")
-                .param()
-                .push(") AND r.ssin IN ")
-                .list(chunk.len())
-                .push(" ORDER BY r.ssin, r.institution");
-            let mut q = sql
-                .query()
-                .bind(service.to_owned())
-                .bind(today.to_owned())
-                .bind(today.to_owned())
-                .bind(today.to_owned())
-                .bind(today.to_owned());
-            for s in chunk {
-                q = q.bind((*s).clone());
-            }
-            for r in q.fetch_all(&mut *conn).await? {
-                targets
-                    .entry(r.try_get("ssin")?)
-                    .or_default()
-                    .push((r.try_get("institution")?, r.try_get("webhook_url")?));
-            }
-        }
-        // One per notification to create, in change order.
-        let rows: Vec<Target<'_>> = changes
-            .iter()
-            .flat_map(|c| {
-                targets
-                    .get(&c.ssin)
-                    .into_iter()
-                    .flatten()
-                    .map(|(i, w)| (c.ssin.as_str(), i.as_str(), w.as_deref(), c.data.as_str()))
-            })
-            .collect();
+        let targets = entitled_on(conn, backend, changes, service, today).await?;
+        let rows = target_rows(changes, &targets);
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let first = reserve_in(conn, "notifications", rows.len() as i64).await?;
-        let numbered: Vec<(i64, &Target<'_>)> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (first + i as i64, r))
-            .collect();
-        for chunk in numbered.chunks(rows_per_statement(backend, 6)) {
-            let mut sql = Sql::new(
-                backend,
-                "INSERT INTO notifications (cursor, institution, kind, ssin, occurred_at, data) VALUES ",
-            );
-            sql.tuples(chunk.len(), 6);
-            let mut q = sql.query();
-            for (cursor, (ssin, institution, _, data)) in chunk {
-                q = q
-                    .bind(*cursor)
-                    .bind((*institution).to_owned())
-                    .bind(kind.to_owned())
-                    .bind((*ssin).to_owned())
-                    .bind(now)
-                    .bind((*data).to_owned());
-            }
-            q.execute(&mut *conn).await?;
+        let mut writes = DeferredWrites::new(backend);
+        queue_notifications(&mut writes, &rows, first, kind, now);
+        writes.flush(conn).await?;
+        Ok(rows.iter().map(|r| r.1.to_owned()).collect())
+    }
+
+    /// [`Store::notify_changes_in`] inside an audited transaction that has
+    /// not written references yet: who is entitled is read at once (inline
+    /// on SQLite, see [`AuditedTx::inline`]), the notifications are
+    /// numbered, and their INSERTs are left in `writes`.
+    pub async fn notify_changes_deferred(
+        tx: &mut AuditedTx<'_>,
+        writes: &mut DeferredWrites,
+        changes: &[PersonChange],
+        service: &str,
+        kind: &str,
+        today: &str,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let backend = tx.backend();
+        let targets = match tx.inline() {
+            Some(native) => native.read(|conn| {
+                let mut targets = Targets::new();
+                for chunk in changed_persons(changes).chunks(entitled_chunk(backend)) {
+                    let sql = entitled_sql(backend, chunk, service, today);
+                    let mut stmt = conn.prepare_cached(sql.text())?;
+                    let mut rows = stmt.query(rusqlite::params_from_iter(sql.native_values()))?;
+                    while let Some(r) = rows.next()? {
+                        targets
+                            .entry(r.get("ssin")?)
+                            .or_default()
+                            .push((r.get("institution")?, r.get("webhook_url")?));
+                    }
+                }
+                Ok(targets)
+            })?,
+            None => entitled_on(tx.conn(), backend, changes, service, today).await?,
+        };
+        let rows = target_rows(changes, &targets);
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
-        let deliveries: Vec<(i64, &str, &str)> = numbered
-            .iter()
-            .filter_map(|(c, (_, i, w, _))| w.map(|w| (*c, *i, w)))
-            .collect();
-        for chunk in deliveries.chunks(rows_per_statement(backend, 4)) {
-            let mut sql = Sql::new(
-                backend,
-                "INSERT INTO webhook_deliveries (cursor, institution, url, next_attempt_at) VALUES ",
-            );
-            sql.tuples(chunk.len(), 4);
-            let mut q = sql.query();
-            for (cursor, institution, url) in chunk {
-                q = q
-                    .bind(*cursor)
-                    .bind((*institution).to_owned())
-                    .bind((*url).to_owned())
-                    .bind(now);
-            }
-            q.execute(&mut *conn).await?;
-        }
+        let first =
+            crate::dimona_pass::reserve_many(tx, writes, &[("notifications", rows.len() as i64)])
+                .await?[0];
+        queue_notifications(writes, &rows, first, kind, now);
         Ok(rows.iter().map(|r| r.1.to_owned()).collect())
     }
 }

@@ -76,6 +76,13 @@ fn address_from(row: &AnyRow) -> Result<Option<Address>, sqlx::Error> {
     ]))
 }
 
+/// `?,?,…`: `n` anonymous placeholders (native reads).
+pub(crate) fn question_marks(n: usize) -> String {
+    let mut s = "?,".repeat(n);
+    s.pop();
+    s
+}
+
 /// An address from its stored columns (street, house number, postal code,
 /// municipality, country): none without a street.
 fn address_of(parts: [Option<String>; 5]) -> Option<Address> {
@@ -260,6 +267,24 @@ impl Store {
     /// The persons with these SSINs (the unknown ones are simply absent),
     /// with one query per few thousand.
     pub async fn persons(&self, ssins: &[String]) -> Result<Vec<Person>, StoreError> {
+        if let Some(native) = &self.native {
+            // A bounded read by key: on this thread (see native.rs).
+            let found = native.read(|conn| {
+                let mut out = Vec::with_capacity(ssins.len());
+                for chunk in ssins.chunks(self.bulk_rows(1)) {
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN ({})",
+                        question_marks(chunk.len())
+                    ))?;
+                    let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
+                    while let Some(r) = rows.next()? {
+                        out.push(PersonText::from_native(r)?);
+                    }
+                }
+                Ok(out)
+            })?;
+            return found.into_iter().map(PersonText::into_person).collect();
+        }
         let mut out = Vec::with_capacity(ssins.len());
         for chunk in ssins.chunks(self.bulk_rows(1)) {
             let mut sql = crate::sql::Sql::new(
@@ -280,6 +305,47 @@ impl Store {
 
     /// The employers with these ids (the unknown ones are absent).
     pub async fn employers(&self, ids: &[i64]) -> Result<Vec<Employer>, StoreError> {
+        if let Some(native) = &self.native {
+            let found = native.read(|conn| {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(self.bulk_rows(1)) {
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT employer_id, enterprise_number, name, joint_committee, street, \
+                         house_number, postal_code, municipality, country, active \
+                         FROM employers WHERE employer_id IN ({})",
+                        question_marks(chunk.len())
+                    ))?;
+                    let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
+                    while let Some(r) = rows.next()? {
+                        let text = |i: usize| r.get::<_, Option<String>>(i);
+                        out.push((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            text(3)?,
+                            [text(4)?, text(5)?, text(6)?, text(7)?, text(8)?],
+                            r.get::<_, i64>(9)?,
+                        ));
+                    }
+                }
+                Ok(out)
+            })?;
+            return found
+                .into_iter()
+                .map(|(id, en, name, joint_committee, address, active)| {
+                    Ok(Employer {
+                        employer_id: EmployerId::from_value(id as u64)
+                            .map_err(|_| StoreError::Corrupt("employers"))?,
+                        enterprise_number: EnterpriseNumber::parse(&en)
+                            .map_err(|_| StoreError::Corrupt("employers"))?,
+                        name,
+                        joint_committee,
+                        address: address_of(address),
+                        active: active != 0,
+                    })
+                })
+                .collect();
+        }
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(self.bulk_rows(1)) {
             let mut sql = crate::sql::Sql::new(

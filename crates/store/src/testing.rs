@@ -312,4 +312,65 @@ mod tests {
             prev = e.hash.clone();
         }
     }
+
+    /// The Dimona pass's shape: writes deferred to the end, then the audit
+    /// entries, in one multi-statement query on SQLite, from two stores
+    /// whose head hints go stale in turn. Each write runs once (the stale
+    /// hint refuses the entries only, after the writes), and the chain stays
+    /// one chain.
+    #[tokio::test]
+    async fn deferred_writes_with_entries_from_a_stale_hint_run_once() {
+        let (a, url) = fresh_store().await.unwrap();
+        let b = Store::open(&url).await.unwrap();
+        let before = a.counter("notifications").await.unwrap();
+        for round in 0..3 {
+            for (name, store) in [("a", &a), ("b", &b)] {
+                let mut tx = store.begin_audited(0).await.unwrap();
+                let mut writes = crate::DeferredWrites::new(store.backend());
+                let first =
+                    crate::dimona_pass::reserve_many(&mut tx, &mut writes, &[("notifications", 2)])
+                        .await
+                        .unwrap()[0];
+                assert_eq!(
+                    first,
+                    before + 1 + 4 * round + if name == "b" { 2 } else { 0 }
+                );
+                // A second reservation in the same writes could not see the
+                // first one (inline reads): refused.
+                if store.backend() == crate::Backend::Sqlite {
+                    assert!(
+                        crate::dimona_pass::reserve_many(
+                            &mut tx,
+                            &mut writes,
+                            &[("notifications", 1)]
+                        )
+                        .await
+                        .is_err()
+                    );
+                }
+                tx.append_with(
+                    writes,
+                    &[draft(&format!("{name}-deferred-{round}"))],
+                    &FoldChain,
+                )
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                store
+                    .append_audit_batch(&[draft(&format!("{name}-batch-{round}"))], &FoldChain, 0)
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(a.counter("notifications").await.unwrap(), before + 12);
+        let entries = a.audit_entries_after(0, 100).await.unwrap();
+        assert_eq!(entries.len(), 12);
+        for pair in entries.windows(2) {
+            assert_eq!(pair[1].record.seq, pair[0].record.seq + 1);
+            assert_eq!(
+                pair[1].hash,
+                FoldChain.chain(&pair[0].hash, &pair[1].record)
+            );
+        }
+    }
 }
