@@ -328,8 +328,9 @@ impl Dimona {
 
     /// A 15-digit decimal id (the ONSS API's declaration ids are numbers).
     fn new_id(&self) -> String {
-        let hex = self.hub.ticket();
-        let n = u64::from_str_radix(&hex[1..16], 16).unwrap_or(0) % 900_000_000_000_000
+        // Random, not from a ticket (whose first digits are the time).
+        let hex = self.hub.random_hex();
+        let n = u64::from_str_radix(&hex[..15], 16).unwrap_or(0) % 900_000_000_000_000
             + 100_000_000_000_000;
         n.to_string()
     }
