@@ -285,7 +285,7 @@ impl Dimona {
         if self.hub().store().batch_file(name).await?.is_some() {
             return Err(BatchError::Duplicate);
         }
-        let reference = self.new_id();
+        let reference = self.new_id().await?;
         let outcome = tokio::task::spawn_blocking(move || {
             kruispunt_batch::read_dimona_file(input, &Limits::default())
         })
@@ -381,15 +381,12 @@ impl Dimona {
             });
         }
         // The worker processes declarations received together in id order:
-        // give the file's forms their (random) ids in ascending file order,
-        // so a form is judged after the forms before it (an IN, then its
-        // duplicate, then an OUT of a period declared earlier in the file).
-        let mut ids: Vec<String> = rows
-            .iter()
-            .filter(|r| r.declaration.is_some())
-            .map(|_| self.new_id())
-            .collect();
-        ids.sort_unstable();
+        // the file's forms get ascending ids in file order, so a form is
+        // judged after the forms before it (an IN, then its duplicate, then
+        // an OUT of a period declared earlier in the file).
+        let ids = self
+            .new_ids(rows.iter().filter(|r| r.declaration.is_some()).count())
+            .await?;
         for (row, id) in rows
             .iter_mut()
             .filter_map(|r| r.declaration.as_mut())

@@ -82,6 +82,13 @@ impl Store {
             .try_get("value")?)
     }
 
+    /// Reserves `n` values of a counter in a transaction of its own;
+    /// returns the first.
+    pub async fn reserve(&self, name: &str, n: i64) -> Result<i64, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        reserve_in(&mut conn, name, n).await
+    }
+
     /// Moves a counter from `from` to `to` if nobody moved it meanwhile.
     pub async fn advance_counter(
         &self,

@@ -527,7 +527,7 @@ async fn a_declaration_that_cannot_be_processed_is_refused_after_five_attempts()
         .store
         .insert_declarations(
             &[kruispunt_store::NewDeclaration {
-                id: "100000000000001".into(),
+                id: "900000000000001".into(),
                 employer_id: 935467,
                 declarant: "employer:935467".into(),
                 kind: "IN".into(),
@@ -538,7 +538,7 @@ async fn a_declaration_that_cannot_be_processed_is_refused_after_five_attempts()
         )
         .await
         .unwrap();
-    let location = "/REST/dimona/v2/declarations/100000000000001";
+    let location = "/REST/dimona/v2/declarations/900000000000001";
     let mut answer = (0, Value::Null);
     for _ in 0..40 {
         // Each attempt leases it for 30 s: let the lease expire.

@@ -550,7 +550,7 @@ async fn a_declaration_refused_after_failed_attempts_is_sent_too() {
         .store
         .insert_declarations(
             &[kruispunt_store::NewDeclaration {
-                id: "100000000000001".into(),
+                id: "900000000000002".into(),
                 employer_id: EMPLOYER,
                 declarant: "employer:935467".into(),
                 kind: "IN".into(),
@@ -571,7 +571,7 @@ async fn a_declaration_refused_after_failed_attempts_is_sent_too() {
     }
     wait_for_calls(&received, 1).await;
     let sent: Value = serde_json::from_str(&received.lock().unwrap()[0].1).unwrap();
-    assert_eq!(sent["declarationId"], "100000000000001");
+    assert_eq!(sent["declarationId"], "900000000000002");
     assert_eq!(sent["result"], "B");
     assert_eq!(sent["anomalies"][0]["errorId"], "KP000-001");
     let (_, mailbox) = e
