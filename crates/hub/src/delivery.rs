@@ -121,12 +121,9 @@ where
     let mut sending = tokio::task::JoinSet::new();
     loop {
         let room = IN_FLIGHT - sending.len();
-        let mut refilled = false;
         if room >= CLAIM_AT || sending.is_empty() {
             match claim(room as i64).await {
                 Ok(due) => {
-                    // A full claim: more may be due at once.
-                    refilled = due.len() == room;
                     for d in due {
                         sending.spawn(send(d));
                     }
@@ -134,9 +131,8 @@ where
                 Err(e) => tracing::warn!(outbox, error = %e, "claiming deliveries failed"),
             }
         }
-        if refilled && sending.len() < IN_FLIGHT {
-            continue;
-        }
+        // Then wait for a delivery to finish (and claim into its slot), a
+        // wake-up, or the poll.
         tokio::select! {
             Some(done) = sending.join_next(), if !sending.is_empty() => {
                 log_outcome(outbox, done);

@@ -567,7 +567,8 @@ impl AuditedTx<'_> {
     }
 
     /// Runs `writes` and then appends `drafts`, as ONE multi-statement
-    /// query on SQLite (the entries last; see [`DeferredWrites`]); returns
+    /// query on SQLite (the entries last; see [`DeferredWrites`]; on
+    /// PostgreSQL the writes, then [`AuditedTx::append`]); returns
     /// the entries' seqs. A stale head hint (another process appended)
     /// refuses the first entry statement only, after every write ran: the
     /// entries are then chained again from the head, read under the lock.
@@ -579,9 +580,12 @@ impl AuditedTx<'_> {
         drafts: &[AuditDraft],
         crypto: &dyn AuditCrypto,
     ) -> Result<Vec<i64>, StoreError> {
-        if drafts.is_empty() {
+        if drafts.is_empty() || self.backend == crate::Backend::Postgres {
+            // PostgreSQL: one statement per round trip anyway, and the head's
+            // row lock must be taken only at the end (see `begin_audited`):
+            // the writes first, then the entries.
             writes.flush(&mut self.tx).await?;
-            return Ok(Vec::new());
+            return self.append(drafts, crypto).await;
         }
         if !self.locked {
             self.lock_head().await?;
