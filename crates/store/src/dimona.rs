@@ -180,8 +180,8 @@ impl Store {
                 let mut out = std::collections::HashMap::new();
                 for chunk in employer_ids.chunks(self.bulk_rows(1)) {
                     let mut stmt = conn.prepare_cached(&format!(
-                        "SELECT employer_id, url FROM employer_webhooks WHERE employer_id IN ({})",
-                        crate::registers::question_marks(chunk.len())
+                        "SELECT employer_id, url FROM employer_webhooks WHERE employer_id IN {}",
+                        crate::sql::placeholders(crate::Backend::Sqlite, 1, chunk.len())
                     ))?;
                     let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
                     while let Some(r) = rows.next()? {

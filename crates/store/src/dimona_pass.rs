@@ -6,7 +6,7 @@
 //! (measured: 10,000 INs took 13.7 s to process one by one).
 
 use crate::dimona::{DailyRegistrationRow, PeriodRow, daily_registration_from, period_from};
-use crate::sql::{DeferredWrites, Sql, rows_per_statement};
+use crate::sql::{DeferredWrites, Sql, placeholders, rows_per_statement};
 use crate::{AuditedTx, Backend, StoreError};
 use sqlx::{AnyConnection, Row};
 
@@ -310,20 +310,9 @@ pub async fn reserve_many_in(
     if wanted.is_empty() {
         return Ok(vec![0; wants.len()]);
     }
-    let mut sql = Sql::new(backend, "UPDATE counters SET value = value + CASE name");
-    for _ in &wanted {
-        sql.push(" WHEN ").param().push(" THEN ").param();
-    }
-    sql.push(" END WHERE name IN ")
-        .list(wanted.len())
-        .push(" RETURNING name, value");
-    let mut q = sql.query();
-    for (name, n) in &wanted {
-        q = q.bind((*name).to_owned()).bind(*n);
-    }
-    for (name, _) in &wanted {
-        q = q.bind((*name).to_owned());
-    }
+    let mut sql = advance_counters_sql(backend, &wanted);
+    sql.push(" RETURNING name, value");
+    let q = sql.bound_query();
     let mut last = std::collections::HashMap::new();
     for r in q.fetch_all(&mut *conn).await? {
         last.insert(
@@ -339,6 +328,20 @@ pub async fn reserve_many_in(
             (_, None) => Err(StoreError::Config(format!("no counter named {name}"))),
         })
         .collect()
+}
+
+/// `UPDATE counters` advancing each `(name, n)` by `n`, in one statement.
+fn advance_counters_sql(backend: Backend, wanted: &[&(&str, i64)]) -> Sql {
+    let mut sql = Sql::new(backend, "UPDATE counters SET value = value + CASE name");
+    for (name, n) in wanted {
+        sql.push(" WHEN ").param().push(" THEN ").param();
+        sql.bind(*name).bind(*n);
+    }
+    sql.push(" END WHERE name IN ").list(wanted.len());
+    for (name, _) in wanted {
+        sql.bind(*name);
+    }
+    sql
 }
 
 /// [`reserve_many_in`] inside an audited transaction. Inline on SQLite
@@ -364,23 +367,15 @@ pub async fn reserve_many(
     let names: Vec<&str> = wanted.iter().map(|(name, _)| *name).collect();
     let current: std::collections::HashMap<String, i64> = native.read(|conn| {
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT name, value FROM counters WHERE name IN ({})",
-            crate::registers::question_marks(names.len())
+            "SELECT name, value FROM counters WHERE name IN {}",
+            placeholders(Backend::Sqlite, 1, names.len())
         ))?;
         let rows = stmt.query_map(rusqlite::params_from_iter(&names), |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
         })?;
         rows.collect()
     })?;
-    let mut sql = Sql::new(backend, "UPDATE counters SET value = value + CASE name");
-    for (name, n) in &wanted {
-        sql.push(" WHEN ").param().push(" THEN ").param();
-        sql.bind(*name).bind(*n);
-    }
-    sql.push(" END WHERE name IN ").list(wanted.len());
-    for (name, _) in &wanted {
-        sql.bind(*name);
-    }
+    let sql = advance_counters_sql(backend, &wanted);
     writes.push(sql);
     wants
         .iter()

@@ -2,7 +2,7 @@
 //! employer directory, institutions, sectors and capacity codes.
 
 use crate::sql::placeholders;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 use kruispunt_domain::clock::{Timestamp, parse_date};
 use kruispunt_domain::ids::{EmployerId, EnterpriseNumber, Sex, Ssin};
 use kruispunt_domain::registers::{
@@ -74,13 +74,6 @@ fn address_from(row: &AnyRow) -> Result<Option<Address>, sqlx::Error> {
         text("municipality")?,
         text("country")?,
     ]))
-}
-
-/// `?,?,…`: `n` anonymous placeholders (native reads).
-pub(crate) fn question_marks(n: usize) -> String {
-    let mut s = "?,".repeat(n);
-    s.pop();
-    s
 }
 
 /// An address from its stored columns (street, house number, postal code,
@@ -273,8 +266,8 @@ impl Store {
                 let mut out = Vec::with_capacity(ssins.len());
                 for chunk in ssins.chunks(self.bulk_rows(1)) {
                     let mut stmt = conn.prepare_cached(&format!(
-                        "SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN ({})",
-                        question_marks(chunk.len())
+                        "SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN {}",
+                        placeholders(Backend::Sqlite, 1, chunk.len())
                     ))?;
                     let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
                     while let Some(r) = rows.next()? {
@@ -312,8 +305,8 @@ impl Store {
                     let mut stmt = conn.prepare_cached(&format!(
                         "SELECT employer_id, enterprise_number, name, joint_committee, street, \
                          house_number, postal_code, municipality, country, active \
-                         FROM employers WHERE employer_id IN ({})",
-                        question_marks(chunk.len())
+                         FROM employers WHERE employer_id IN {}",
+                        placeholders(Backend::Sqlite, 1, chunk.len())
                     ))?;
                     let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
                     while let Some(r) = rows.next()? {
