@@ -455,9 +455,9 @@ fn entries_sql(backend: crate::Backend, rows: &[(AuditRecord, Vec<u8>)]) -> Sql 
     let mut sql = Sql::new(
         backend,
         "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
-         answer_digest, hash) VALUES ",
+         answer_digest, hash) ",
     );
-    sql.tuples(rows.len(), 12);
+    sql.rows(rows.len(), 12);
     for (r, hash) in rows {
         sql.bind(r.seq)
             .bind(r.ticket.clone())

@@ -110,6 +110,8 @@ impl Store {
     /// Like [`Store::open`] with an explicit pool size.
     pub async fn open_with(url: &str, max_connections: Option<u32>) -> Result<Store, StoreError> {
         install_default_drivers();
+        // Before SQLite's first use in the process (see page_cache.rs).
+        crate::page_cache::install();
         let (backend, url, sqlite_path) = normalise(url)?;
         if let Some(path) = &sqlite_path
             && let Some(dir) = Path::new(path).parent()

@@ -163,9 +163,9 @@ pub fn upsert_daily_registrations(
         let mut sql = Sql::new(
             backend,
             "INSERT INTO dimona_daily_registrations (registration_id, period_id, employer_id, ssin, \
-             start_date, start_hour, end_date, end_hour, status, declaration_id, created_at, updated_at) VALUES ",
+             start_date, start_hour, end_date, end_hour, status, declaration_id, created_at, updated_at) ",
         );
-        sql.tuples(chunk.len(), COLS).push(
+        sql.rows(chunk.len(), COLS).push(
             " ON CONFLICT (registration_id) DO UPDATE SET start_date = excluded.start_date, \
              start_hour = excluded.start_hour, end_date = excluded.end_date, end_hour = excluded.end_hour, \
              status = excluded.status, updated_at = excluded.updated_at",
@@ -396,9 +396,9 @@ pub fn upsert_periods(writes: &mut DeferredWrites, periods: &[PeriodRow], now: i
         let mut sql = Sql::new(
             backend,
             "INSERT INTO dimona_periods (period_id, employer_id, ssin, worker_type, joint_committee, start_date, \
-             end_date, start_hour, end_hour, planned_hours, status, declaration_id, created_at, updated_at) VALUES ",
+             end_date, start_hour, end_hour, planned_hours, status, declaration_id, created_at, updated_at) ",
         );
-        sql.tuples(chunk.len(), COLS).push(
+        sql.rows(chunk.len(), COLS).push(
             " ON CONFLICT (period_id) DO UPDATE SET worker_type = excluded.worker_type, \
              joint_committee = excluded.joint_committee, start_date = excluded.start_date, \
              end_date = excluded.end_date, start_hour = excluded.start_hour, end_hour = excluded.end_hour, \
@@ -433,9 +433,9 @@ pub fn upsert_references(writes: &mut DeferredWrites, refs: &[ReferenceState], n
         let mut sql = Sql::new(
             backend,
             "INSERT INTO person_references (id, institution, ssin, capacity, start_date, end_date, \
-             registered_at, unregistered_at) VALUES ",
+             registered_at, unregistered_at) ",
         );
-        sql.tuples(chunk.len(), COLS).push(
+        sql.rows(chunk.len(), COLS).push(
             " ON CONFLICT (id) DO UPDATE SET start_date = excluded.start_date, end_date = excluded.end_date, \
              unregistered_at = excluded.unregistered_at",
         );
@@ -534,9 +534,9 @@ pub fn insert_finished_declarations(
             backend,
             "INSERT INTO dimona_declarations (id, employer_id, declarant, kind, ssin, body, \
              received_at, processed_at, result, period_id, anomalies, worker, registration_id, \
-             registration_impact, notice_seq) VALUES ",
+             registration_impact, notice_seq) ",
         );
-        sql.tuples(chunk.len(), COLS);
+        sql.rows(chunk.len(), COLS);
         for (i, (r, d)) in chunk.iter().enumerate() {
             sql.bind(r.id.clone())
                 .bind(r.employer_id)
@@ -597,8 +597,8 @@ pub fn enqueue_notice_deliveries(
     const COLS: usize = 2;
     let backend = writes.backend();
     for chunk in deliveries.chunks(rows_per_statement(backend, COLS).saturating_sub(1).max(1)) {
-        let mut sql = Sql::new(backend, "WITH v (id, url) AS (VALUES ");
-        sql.tuples(chunk.len(), COLS).push(
+        let mut sql = Sql::new(backend, "WITH v (id, url) AS (");
+        sql.rows(chunk.len(), COLS).push(
             ") INSERT INTO dimona_notice_deliveries (notice_seq, employer_id, url, next_attempt_at) \
              SELECT d.notice_seq, d.employer_id, v.url, ",
         );

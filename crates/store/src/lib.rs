@@ -21,6 +21,10 @@ mod native;
 mod network;
 mod notice_webhooks;
 mod notifications;
+// The only module allowed `unsafe`: a wrapper around SQLite's page cache
+// through its C interface (why, in the module's header).
+#[allow(unsafe_code)]
+pub mod page_cache;
 mod portal;
 mod registers;
 mod sql;

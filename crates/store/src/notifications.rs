@@ -357,9 +357,9 @@ fn queue_notifications(
     for chunk in numbered.chunks(rows_per_statement(backend, 6)) {
         let mut sql = Sql::new(
             backend,
-            "INSERT INTO notifications (cursor, institution, kind, ssin, occurred_at, data) VALUES ",
+            "INSERT INTO notifications (cursor, institution, kind, ssin, occurred_at, data) ",
         );
-        sql.tuples(chunk.len(), 6);
+        sql.rows(chunk.len(), 6);
         for (cursor, (ssin, institution, _, data)) in chunk {
             sql.bind(*cursor)
                 .bind(*institution)
@@ -377,9 +377,9 @@ fn queue_notifications(
     for chunk in deliveries.chunks(rows_per_statement(backend, 4)) {
         let mut sql = Sql::new(
             backend,
-            "INSERT INTO webhook_deliveries (cursor, institution, url, next_attempt_at) VALUES ",
+            "INSERT INTO webhook_deliveries (cursor, institution, url, next_attempt_at) ",
         );
-        sql.tuples(chunk.len(), 4);
+        sql.rows(chunk.len(), 4);
         for (cursor, institution, url) in chunk {
             sql.bind(*cursor).bind(*institution).bind(*url).bind(now);
         }
