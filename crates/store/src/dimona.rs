@@ -179,11 +179,12 @@ impl Store {
             return native.read(|conn| {
                 let mut out = std::collections::HashMap::new();
                 for chunk in employer_ids.chunks(self.bulk_rows(1)) {
-                    let mut stmt = conn.prepare_cached(&format!(
-                        "SELECT employer_id, url FROM employer_webhooks WHERE employer_id IN {}",
-                        crate::sql::placeholders(crate::Backend::Sqlite, 1, chunk.len())
-                    ))?;
-                    let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
+                    let mut stmt = conn.prepare_cached(
+                        "SELECT employer_id, url FROM employer_webhooks \
+                         WHERE employer_id IN (SELECT value FROM json_each(?))",
+                    )?;
+                    let keys: Vec<crate::sql::Value> = chunk.iter().map(|i| (*i).into()).collect();
+                    let mut rows = stmt.query([crate::sql::json_list(&keys)])?;
                     while let Some(r) = rows.next()? {
                         out.insert(r.get(0)?, r.get(1)?);
                     }

@@ -232,7 +232,7 @@ pub async fn live_periods_of_persons(
     native.read(|conn| {
         let mut out = Vec::new();
         for chunk in ssins.chunks(rows_per_statement(backend, 1).saturating_sub(4).max(1)) {
-            let sql = live_periods_sql(backend, chunk, window);
+            let sql = live_periods_sql(backend, chunk, window).finished();
             let mut stmt = conn.prepare_cached(sql.text())?;
             let mut rows = stmt.query(rusqlite::params_from_iter(sql.native_values()))?;
             while let Some(r) = rows.next()? {
@@ -257,29 +257,48 @@ pub async fn live_periods_of_persons(
 }
 
 fn live_periods_sql(backend: Backend, ssins: &[String], window: Option<&DateWindow>) -> Sql {
-    let mut sql = Sql::new(
-        backend,
-        "SELECT * FROM dimona_periods WHERE status <> 'cancelled' AND ",
-    );
+    // SQLite: the persons' keys drive the loop (CROSS JOIN keeps them
+    // outside), one JSON parameter so the text is prepared once; with an
+    // `IN (SELECT … json_each)` list the planner scanned the whole table
+    // for the window's OR (measured: a pass's read 0.35 -> 3.6 ms).
+    // PostgreSQL: an IN list. The callers give each SSIN once.
+    let mut sql = match backend {
+        Backend::Sqlite => {
+            let mut sql = Sql::new(backend, "SELECT p.* FROM ");
+            sql.in_list(ssins.len()).push(
+                " k CROSS JOIN dimona_periods p ON p.ssin = k.value WHERE p.status <> 'cancelled'",
+            );
+            for s in ssins {
+                sql.bind(s.clone());
+            }
+            sql
+        }
+        Backend::Postgres => Sql::new(
+            backend,
+            "SELECT p.* FROM dimona_periods p WHERE p.status <> 'cancelled'",
+        ),
+    };
     if let Some(w) = window {
         let year = |d: &str| d.get(..4).unwrap_or("0000").to_owned();
-        sql.push("(((end_date IS NULL OR end_date >= ")
+        sql.push(" AND (((p.end_date IS NULL OR p.end_date >= ")
             .param()
-            .push(") AND start_date <= ")
+            .push(") AND p.start_date <= ")
             .param()
-            .push(") OR (worker_type = 'STU' AND start_date >= ")
+            .push(") OR (p.worker_type = 'STU' AND p.start_date >= ")
             .param()
-            .push(" AND start_date <= ")
+            .push(" AND p.start_date <= ")
             .param()
-            .push(")) AND ");
+            .push("))");
         sql.bind(w.from.clone())
             .bind(w.to.clone())
             .bind(format!("{}-01-01", year(&w.from)))
             .bind(format!("{}-12-31", year(&w.to)));
     }
-    sql.push("ssin IN ").list(ssins.len());
-    for s in ssins {
-        sql.bind(s.clone());
+    if backend == Backend::Postgres {
+        sql.push(" AND p.ssin IN ").list(ssins.len());
+        for s in ssins {
+            sql.bind(s.clone());
+        }
     }
     sql
 }

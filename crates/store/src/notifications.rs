@@ -312,7 +312,7 @@ fn entitled_sql(backend: Backend, persons: &[String], service: &str, today: &str
         .push(" AND (r.end_date IS NULL OR r.end_date >= ")
         .param()
         .push(") AND r.ssin IN ")
-        .list(persons.len())
+        .in_list(persons.len())
         .push(" ORDER BY r.ssin, r.institution");
     sql.bind(service)
         .bind(today)
@@ -434,7 +434,7 @@ impl Store {
             Some(native) => native.read(|conn| {
                 let mut targets = Targets::new();
                 for chunk in changed_persons(changes).chunks(entitled_chunk(backend)) {
-                    let sql = entitled_sql(backend, chunk, service, today);
+                    let sql = entitled_sql(backend, chunk, service, today).finished();
                     let mut stmt = conn.prepare_cached(sql.text())?;
                     let mut rows = stmt.query(rusqlite::params_from_iter(sql.native_values()))?;
                     while let Some(r) = rows.next()? {

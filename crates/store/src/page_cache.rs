@@ -80,7 +80,7 @@ pub fn install() -> bool {
             )
         };
         if rc != ffi::SQLITE_OK || default.xCreate.is_none() || default.xTruncate.is_none() {
-            tracing::debug!(rc, "SQLite already initialised: default page cache kept");
+            tracing::warn!(rc, "SQLite was initialised before the page cache wrapper: default page cache kept (slower commits)");
             return false;
         }
         let _ = DEFAULT.set(Methods(default));
@@ -221,7 +221,7 @@ unsafe extern "C" fn x_rekey(
         w.parked = w.parked.saturating_sub(1);
     }
     if new == w.lock_page {
-        w.parked += 1;
+        w.parked = w.parked.saturating_add(1);
     } else if new > w.max_key {
         w.max_key = new;
     }

@@ -2,7 +2,7 @@
 //! employer directory, institutions, sectors and capacity codes.
 
 use crate::sql::placeholders;
-use crate::{Backend, Store, StoreError};
+use crate::{Store, StoreError};
 use kruispunt_domain::clock::{Timestamp, parse_date};
 use kruispunt_domain::ids::{EmployerId, EnterpriseNumber, Sex, Ssin};
 use kruispunt_domain::registers::{
@@ -265,11 +265,13 @@ impl Store {
             let found = native.read(|conn| {
                 let mut out = Vec::with_capacity(ssins.len());
                 for chunk in ssins.chunks(self.bulk_rows(1)) {
+                    // One JSON array parameter: the same text for any number
+                    // of keys, prepared once (see `Sql::in_list`).
                     let mut stmt = conn.prepare_cached(&format!(
-                        "SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN {}",
-                        placeholders(Backend::Sqlite, 1, chunk.len())
+                        "SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN (SELECT value FROM json_each(?))"
                     ))?;
-                    let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
+                    let keys: Vec<crate::sql::Value> = chunk.iter().map(|s| s.as_str().into()).collect();
+                    let mut rows = stmt.query([crate::sql::json_list(&keys)])?;
                     while let Some(r) = rows.next()? {
                         out.push(PersonText::from_native(r)?);
                     }
@@ -302,13 +304,13 @@ impl Store {
             let found = native.read(|conn| {
                 let mut out = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(self.bulk_rows(1)) {
-                    let mut stmt = conn.prepare_cached(&format!(
+                    let mut stmt = conn.prepare_cached(
                         "SELECT employer_id, enterprise_number, name, joint_committee, street, \
                          house_number, postal_code, municipality, country, active \
-                         FROM employers WHERE employer_id IN {}",
-                        placeholders(Backend::Sqlite, 1, chunk.len())
-                    ))?;
-                    let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
+                         FROM employers WHERE employer_id IN (SELECT value FROM json_each(?))",
+                    )?;
+                    let keys: Vec<crate::sql::Value> = chunk.iter().map(|i| (*i).into()).collect();
+                    let mut rows = stmt.query([crate::sql::json_list(&keys)])?;
                     while let Some(r) = rows.next()? {
                         let text = |i: usize| r.get::<_, Option<String>>(i);
                         out.push((

@@ -65,13 +65,17 @@ pub(crate) struct Sql {
 }
 
 /// A row set of [`Sql::rows`] on SQLite: its SELECT goes at byte `at` of the
-/// text; its values are `values[first..first + rows * cols]`.
+/// text; its values are `values[first..first + rows * cols]`, `first` being
+/// the number of values that precede them in the text (binds follow the
+/// text's order, whenever they are made).
 #[derive(Debug, Clone, Copy)]
 struct JsonRows {
     at: usize,
     first: usize,
     rows: usize,
     cols: usize,
+    /// An `IN` list ([`Sql::in_list`]) rather than an INSERT's rows.
+    list: bool,
 }
 
 impl Sql {
@@ -122,22 +126,66 @@ impl Sql {
             Backend::Sqlite => {
                 self.json_rows.push(JsonRows {
                     at: self.text.len(),
-                    first: self.values.len(),
+                    first: self.n,
                     rows,
                     cols,
+                    list: false,
                 });
+                self.n += rows * cols;
                 self
             }
         }
     }
 
+    /// The parenthesised list of an `IN`, of `n` values bound next with
+    /// [`Sql::bind`]: `(?,?,…)` on PostgreSQL, `(SELECT value FROM
+    /// json_each(?))` on SQLite, whose text then does not depend on `n`
+    /// (prepared once; see [`Sql::rows`]).
+    pub(crate) fn in_list(&mut self, n: usize) -> &mut Self {
+        match self.backend {
+            Backend::Postgres => self.list(n),
+            Backend::Sqlite => {
+                self.json_rows.push(JsonRows {
+                    at: self.text.len(),
+                    first: self.n,
+                    rows: n,
+                    cols: 1,
+                    list: true,
+                });
+                self.n += n;
+                self
+            }
+        }
+    }
+
+    /// This statement with its row sets and lists in their final form (for
+    /// [`Sql::text`] and [`Sql::native_values`]).
+    pub(crate) fn finished(mut self) -> Self {
+        self.finish();
+        self
+    }
+
     /// Turns the row sets of [`Sql::rows`] into their SELECT and JSON
     /// parameter (the column types are read off the first row's values).
     fn finish(&mut self) {
+        if !self.json_rows.is_empty() {
+            debug_assert_eq!(
+                self.values.len(),
+                self.n,
+                "binds do not match the placeholders"
+            );
+        }
         for g in std::mem::take(&mut self.json_rows).into_iter().rev() {
             let end = (g.first + g.rows * g.cols).min(self.values.len());
             let first = g.first.min(end);
             let group: Vec<Value> = self.values.drain(first..end).collect();
+            if g.list {
+                self.text
+                    .insert_str(g.at, "(SELECT value FROM json_each(?))");
+                self.values
+                    .insert(first, Value::Text(Some(json_list(&group))));
+                continue;
+            }
             let mut select = String::from("SELECT ");
             for c in 0..g.cols {
                 if c > 0 {
@@ -243,6 +291,20 @@ impl Sql {
     pub(crate) fn query(&self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
         sqlx::query(AssertSqlSafe(self.text.clone()))
     }
+}
+
+/// `values` as a flat JSON array, for `json_each(?)` (see
+/// [`Sql::in_list`]; native reads bind it themselves).
+pub(crate) fn json_list<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
+    let mut json = String::from("[");
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json_value(&mut json, v);
+    }
+    json.push(']');
+    json
 }
 
 /// `v` as a JSON value for [`Sql::rows`]: numbers, strings, blobs as hex
@@ -393,6 +455,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn table() -> rusqlite::Connection {
+        // Before this binary's first SQLite use (the page cache test checks it).
+        crate::page_cache::install();
         let c = rusqlite::Connection::open_in_memory().unwrap();
         c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, hash BLOB, n INTEGER)")
             .unwrap();
@@ -460,6 +524,39 @@ mod tests {
             sql.text
         };
         assert_eq!(text(1), text(37));
+    }
+
+    #[test]
+    fn in_lists_take_their_own_values_whenever_bound() {
+        let c = table();
+        upsert(
+            &c,
+            &[
+                (1, Some("a".into()), None, Some(5)),
+                (2, Some("b".into()), None, Some(5)),
+                (3, Some("c".into()), None, Some(6)),
+            ],
+        );
+        // Text first, binds after (as `entitled_sql` does), a parameter on
+        // each side of the list.
+        let mut sql = Sql::new(Backend::Sqlite, "SELECT id FROM t WHERE n = ");
+        sql.param()
+            .push(" AND name IN ")
+            .in_list(3)
+            .push(" AND id <> ")
+            .param()
+            .push(" ORDER BY id");
+        sql.bind(5i64).bind("a").bind("b").bind("c").bind(2i64);
+        let sql = sql.finished();
+        let mut q = c.prepare(sql.text()).unwrap();
+        let ids: Vec<i64> = q
+            .query_map(rusqlite::params_from_iter(sql.native_values()), |r| {
+                r.get(0)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, vec![1]);
     }
 
     #[test]
