@@ -9,7 +9,7 @@ use kruispunt_domain::clock::Timestamp;
 use kruispunt_domain::ids::EmployerId;
 use kruispunt_domain::registers::http_url;
 use kruispunt_hub::HubError;
-use kruispunt_hub::delivery::{backoff_seconds, post_signed, run_outbox};
+use kruispunt_hub::delivery::{PER_RECEIVER, backoff_seconds, post_signed, run_outbox};
 use kruispunt_store::{AuditDraft, DeclarationRow, EmployerWebhookRow, NoticeDelivery, Store};
 use serde_json::{Value, json};
 
@@ -184,16 +184,23 @@ impl Dimona {
         tokio::spawn(async move {
             run_outbox(
                 "notice",
-                move |limit| {
+                move |limit, saturated| {
                     let dimona = claiming.clone();
                     async move {
                         let hub = dimona.hub();
                         Ok(hub
                             .store()
-                            .claim_notice_deliveries(hub.now().millis(), LEASE_MS, limit)
+                            .claim_notice_deliveries(
+                                hub.now().millis(),
+                                LEASE_MS,
+                                limit,
+                                PER_RECEIVER as i64,
+                                &saturated,
+                            )
                             .await?)
                     }
                 },
+                |d: &NoticeDelivery| d.url.clone(),
                 move |d| {
                     let dimona = sending.clone();
                     async move { dimona.deliver_notice(d).await }

@@ -58,13 +58,17 @@ pub fn spawn(hub: Hub) {
     tokio::spawn(async move {
         run_outbox(
             "webhook",
-            move |limit| {
+            move |limit, saturated| {
                 let hub = claiming.clone();
                 async move {
                     let now = hub.now().millis();
-                    Ok(hub.store().claim_deliveries(now, LEASE_MS, limit).await?)
+                    Ok(hub
+                        .store()
+                        .claim_deliveries(now, LEASE_MS, limit, PER_RECEIVER as i64, &saturated)
+                        .await?)
                 }
             },
+            |d: &Delivery| d.url.clone(),
             move |d| deliver(hub.clone(), d),
             &waking.0.wake,
         )
@@ -96,6 +100,10 @@ async fn deliver(hub: Hub, d: Delivery) -> Result<(), crate::HubError> {
 
 /// At most this many deliveries of one outbox worker are in flight.
 pub const IN_FLIGHT: usize = 128;
+/// A receiver (a webhook URL) gets at most this many per claim, and none
+/// while it holds this many: one that hangs keeps at most
+/// `2 × PER_RECEIVER − 1` slots, and the others share the rest.
+pub const PER_RECEIVER: usize = 8;
 /// The worker claims again once this many slots are free (or none is in
 /// flight), so that a burst of completions costs one claim, not one each.
 const CLAIM_AT: usize = 32;
@@ -107,25 +115,40 @@ const POLL: Duration = Duration::from_millis(500);
 /// notice webhooks). Deliveries do not wait for each other: each is a task
 /// that records its own outcome, and free slots are refilled while slow
 /// ones are still in flight, so a receiver that hangs until the timeout
-/// holds back only its own deliveries, never a whole batch. `claim(n)`
-/// leases up to `n` due deliveries; `wake` is notified when this process
-/// queues new ones.
-pub async fn run_outbox<T, C, CF, S, SF>(outbox: &'static str, claim: C, send: S, wake: &Notify)
-where
+/// holds back only its own deliveries, never a whole batch; nor can it
+/// take every slot: a receiver gets at most [`PER_RECEIVER`] per claim and
+/// none while it holds that many. `claim(n, saturated)` leases up to `n`
+/// due deliveries, at most [`PER_RECEIVER`] per receiver and none for the
+/// receivers in `saturated`; `receiver` names a delivery's receiver (its
+/// URL); `wake` is notified when this process queues new ones.
+pub async fn run_outbox<T, C, CF, R, S, SF>(
+    outbox: &'static str,
+    claim: C,
+    receiver: R,
+    send: S,
+    wake: &Notify,
+) where
     T: Send + 'static,
-    C: Fn(i64) -> CF,
+    C: Fn(i64, Vec<String>) -> CF,
     CF: Future<Output = Result<Vec<T>, crate::HubError>>,
+    R: Fn(&T) -> String,
     S: Fn(T) -> SF,
     SF: Future<Output = Result<(), crate::HubError>> + Send + 'static,
 {
     let mut sending = tokio::task::JoinSet::new();
+    // Deliveries in flight per receiver, and each task's receiver (by task
+    // id, so that a task that ended abnormally is released too).
+    let mut holding = Holding::default();
     loop {
         let room = IN_FLIGHT - sending.len();
         if room >= CLAIM_AT || sending.is_empty() {
-            match claim(room as i64).await {
+            let saturated = holding.saturated();
+            match claim(room as i64, saturated).await {
                 Ok(due) => {
                     for d in due {
-                        sending.spawn(send(d));
+                        let url = receiver(&d);
+                        let task = sending.spawn(send(d)).id();
+                        holding.take(task, url);
                     }
                 }
                 Err(e) => tracing::warn!(outbox, error = %e, "claiming deliveries failed"),
@@ -134,11 +157,11 @@ where
         // Then wait for a delivery to finish (and claim into its slot), a
         // wake-up, or the poll.
         tokio::select! {
-            Some(done) = sending.join_next(), if !sending.is_empty() => {
-                log_outcome(outbox, done);
+            Some(done) = sending.join_next_with_id(), if !sending.is_empty() => {
+                holding.release(outbox, done);
                 // Collect every other delivery that finished meanwhile.
-                while let Some(done) = sending.try_join_next() {
-                    log_outcome(outbox, done);
+                while let Some(done) = sending.try_join_next_with_id() {
+                    holding.release(outbox, done);
                 }
             }
             () = wake.notified() => {}
@@ -147,16 +170,52 @@ where
     }
 }
 
-fn log_outcome(
-    outbox: &'static str,
-    done: Result<Result<(), crate::HubError>, tokio::task::JoinError>,
-) {
-    // The lease brings an attempt whose outcome was not recorded back
-    // after it expires.
-    match done {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(outbox, error = %e, "recording a delivery failed"),
-        Err(e) => tracing::warn!(outbox, error = %e, "a delivery task ended abnormally"),
+/// What an outbox worker has in flight, per receiver.
+#[derive(Default)]
+struct Holding {
+    by_receiver: std::collections::HashMap<String, usize>,
+    by_task: std::collections::HashMap<tokio::task::Id, String>,
+}
+
+impl Holding {
+    fn take(&mut self, task: tokio::task::Id, receiver: String) {
+        *self.by_receiver.entry(receiver.clone()).or_default() += 1;
+        self.by_task.insert(task, receiver);
+    }
+
+    /// Receivers that may not get more now.
+    fn saturated(&self) -> Vec<String> {
+        self.by_receiver
+            .iter()
+            .filter(|(_, n)| **n >= PER_RECEIVER)
+            .map(|(url, _)| url.clone())
+            .collect()
+    }
+
+    /// Frees the slot of a finished delivery and logs a failure to record
+    /// its outcome (the lease brings such an attempt back after it expires).
+    fn release(
+        &mut self,
+        outbox: &'static str,
+        done: Result<(tokio::task::Id, Result<(), crate::HubError>), tokio::task::JoinError>,
+    ) {
+        let task = match &done {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        if let Some(receiver) = self.by_task.remove(&task)
+            && let Some(n) = self.by_receiver.get_mut(&receiver)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.by_receiver.remove(&receiver);
+            }
+        }
+        match done {
+            Ok((_, Ok(()))) => {}
+            Ok((_, Err(e))) => tracing::warn!(outbox, error = %e, "recording a delivery failed"),
+            Err(e) => tracing::warn!(outbox, error = %e, "a delivery task ended abnormally"),
+        }
     }
 }
 

@@ -128,27 +128,39 @@ impl Store {
         Self::remove_employer_webhook_in(conn, employer_id).await
     }
 
-    /// Leases up to `limit` due notice deliveries for `lease_ms`. The
-    /// outer conditions are checked again after a row lock wait, so two
-    /// nodes do not lease the same row at once.
+    /// Leases up to `limit` due notice deliveries for `lease_ms`: at most
+    /// `per_receiver` for one URL, none for the URLs in `saturated` (see
+    /// [`crate::sql::claim_due_sql`]). The outer conditions are checked
+    /// again after a row lock wait, so two nodes do not lease the same row
+    /// at once.
     pub async fn claim_notice_deliveries(
         &self,
         now: i64,
         lease_ms: i64,
         limit: i64,
+        per_receiver: i64,
+        saturated: &[String],
     ) -> Result<Vec<NoticeDelivery>, StoreError> {
-        let rows = sqlx::query(
-            "UPDATE dimona_notice_deliveries SET lease_until = $1, attempts = attempts + 1 \
-             WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until < $2) AND notice_seq IN ( \
-               SELECT notice_seq FROM dimona_notice_deliveries WHERE delivered_at IS NULL AND next_attempt_at <= $2 \
-               AND (lease_until IS NULL OR lease_until < $2) ORDER BY notice_seq LIMIT $3) \
-             RETURNING notice_seq, employer_id, url, attempts",
-        )
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.writer)
-        .await?;
+        let mut sql = crate::sql::Sql::new(
+            self.backend,
+            "UPDATE dimona_notice_deliveries SET lease_until = ",
+        );
+        sql.param()
+            .push(", attempts = attempts + 1 WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until < ")
+            .param()
+            .push(") AND notice_seq IN (");
+        sql.bind(now + lease_ms).bind(now);
+        crate::sql::claim_due_sql(
+            &mut sql,
+            "dimona_notice_deliveries",
+            "notice_seq",
+            now,
+            limit,
+            per_receiver,
+            saturated,
+        );
+        sql.push(") RETURNING notice_seq, employer_id, url, attempts");
+        let rows = sql.bound_query().fetch_all(&self.writer).await?;
         let mut out = rows
             .iter()
             .map(|r| {

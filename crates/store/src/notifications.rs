@@ -105,24 +105,33 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Leases up to `limit` due webhook deliveries for `lease_ms`.
+    /// Leases up to `limit` due webhook deliveries for `lease_ms`: at most
+    /// `per_receiver` for one URL, none for the URLs in `saturated` (see
+    /// [`crate::sql::claim_due_sql`]).
     pub async fn claim_deliveries(
         &self,
         now: i64,
         lease_ms: i64,
         limit: i64,
+        per_receiver: i64,
+        saturated: &[String],
     ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
-            "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1 WHERE cursor IN ( \
-               SELECT cursor FROM webhook_deliveries WHERE delivered_at IS NULL AND next_attempt_at <= $2 \
-               AND (lease_until IS NULL OR lease_until < $2) ORDER BY cursor LIMIT $3) \
-             RETURNING cursor, url, attempts",
-        )
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.writer)
-        .await?;
+        let mut sql =
+            crate::sql::Sql::new(self.backend, "UPDATE webhook_deliveries SET lease_until = ");
+        sql.param()
+            .push(", attempts = attempts + 1 WHERE cursor IN (");
+        sql.bind(now + lease_ms);
+        crate::sql::claim_due_sql(
+            &mut sql,
+            "webhook_deliveries",
+            "cursor",
+            now,
+            limit,
+            per_receiver,
+            saturated,
+        );
+        sql.push(") RETURNING cursor, url, attempts");
+        let rows = sql.bound_query().fetch_all(&self.writer).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let cursor: i64 = r.try_get("cursor")?;

@@ -293,6 +293,47 @@ impl Sql {
     }
 }
 
+/// The keys (`key`, a column of `table`) of the due, unleased deliveries an
+/// outbox worker may lease now, oldest first: at most `limit`, at most
+/// `per_receiver` for one URL, none for a URL in `saturated` (receivers
+/// that already hold as many as the worker lets them). Receivers are
+/// capped among the oldest `4 × limit` candidates, so the claim stays a
+/// bounded read however many deliveries a dead receiver has piled up.
+pub(crate) fn claim_due_sql(
+    sql: &mut Sql,
+    table: &str,
+    key: &str,
+    now: i64,
+    limit: i64,
+    per_receiver: i64,
+    saturated: &[String],
+) {
+    sql.push(&format!(
+        "SELECT {key} FROM (SELECT {key}, ROW_NUMBER() OVER (PARTITION BY url ORDER BY {key}) AS rn \
+         FROM (SELECT {key}, url FROM {table} WHERE delivered_at IS NULL AND next_attempt_at <= "
+    ))
+    .param()
+    .push(" AND (lease_until IS NULL OR lease_until < ")
+    .param()
+    .push(")");
+    sql.bind(now).bind(now);
+    if !saturated.is_empty() {
+        sql.push(" AND url NOT IN ").in_list(saturated.len());
+        for url in saturated {
+            sql.bind(url.as_str());
+        }
+    }
+    sql.push(&format!(" ORDER BY {key} LIMIT "))
+        .param()
+        .push(") c) r WHERE rn <= ")
+        .param()
+        .push(&format!(" ORDER BY {key} LIMIT "))
+        .param();
+    sql.bind(limit.saturating_mul(4))
+        .bind(per_receiver)
+        .bind(limit);
+}
+
 /// `values` as a flat JSON array, for `json_each(?)` (see
 /// [`Sql::in_list`]; native reads bind it themselves).
 pub(crate) fn json_list<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {

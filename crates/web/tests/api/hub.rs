@@ -639,6 +639,57 @@ async fn a_hanging_webhook_receiver_does_not_hold_back_the_others() {
 }
 
 #[tokio::test]
+async fn a_hanging_receiver_with_many_due_deliveries_keeps_only_its_share_of_slots() {
+    let app = TestApp::spawn().await;
+    // CPAS-LIEGE's receiver holds every request 8 s; 200 changes give it
+    // more due deliveries than the worker has slots (128). OCMW-GENT's
+    // must all arrive meanwhile.
+    let (slow, _) = receiver(json!({"ok": true}), 8000).await;
+    let (fast, received) = receiver(json!({"ok": true}), 0).await;
+    let mut person = app.add_person(P, "Peeters", "Jan").await;
+    let cpas = app
+        .add_institution_with_webhook("CPAS-LIEGE", 17, &slow)
+        .await;
+    let ocmw = app
+        .add_institution_with_webhook("OCMW-GENT", 17, &fast)
+        .await;
+    for (code, principal) in [("CPAS-LIEGE", &cpas), ("OCMW-GENT", &ocmw)] {
+        app.grant(code, "identification", "2", true).await;
+        let token = app.token_for(principal, 3600);
+        let (s, _) = app
+            .post_json(
+                "/hub/v1/references",
+                &token,
+                &json!({"ssin": P, "capacity": 2, "startDate": "2026-01-01"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    const CHANGES: usize = 200;
+    let started = std::time::Instant::now();
+    for i in 0..CHANGES {
+        person.last_name = if i % 2 == 0 { "Janssens" } else { "Peeters" }.into();
+        let notified = app
+            .state
+            .hub()
+            .record_person(&person, "operator")
+            .await
+            .unwrap();
+        assert_eq!(notified.len(), 2, "change {i}");
+    }
+    while received.lock().unwrap().len() < CHANGES
+        && started.elapsed() < std::time::Duration::from_secs(7)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        received.lock().unwrap().len(),
+        CHANGES,
+        "OCMW-GENT's deliveries waited behind CPAS-LIEGE's hanging receiver"
+    );
+}
+
+#[tokio::test]
 async fn failing_webhooks_are_retried_with_backoff() {
     let app = TestApp::spawn().await;
     // Nothing listens on this port: every attempt fails.
