@@ -578,19 +578,19 @@ async fn mutations_reach_only_entitled_institutions_by_feed_and_signed_webhook()
     assert_eq!(app.store.delivery_counts().await.unwrap(), (1, 0));
 }
 
-#[tokio::test]
-async fn a_hanging_webhook_receiver_does_not_hold_back_the_others() {
-    let app = TestApp::spawn().await;
-    // CPAS-LIEGE's receiver answers only after 8 s (under the hub's 10 s
-    // timeout); OCMW-GENT's at once.
-    let (slow, _) = receiver(json!({"ok": true}), 8000).await;
-    let (fast, received) = receiver(json!({"ok": true}), 0).await;
-    let mut person = app.add_person(P, "Peeters", "Jan").await;
+/// Person P, on whom CPAS-LIEGE (webhook `slow`) and OCMW-GENT (webhook
+/// `fast`) are both integrated and authorized: each change to P notifies both.
+async fn slow_and_fast_receivers_of(
+    app: &TestApp,
+    slow: &str,
+    fast: &str,
+) -> kruispunt_domain::registers::Person {
+    let person = app.add_person(P, "Peeters", "Jan").await;
     let cpas = app
-        .add_institution_with_webhook("CPAS-LIEGE", 17, &slow)
+        .add_institution_with_webhook("CPAS-LIEGE", 17, slow)
         .await;
     let ocmw = app
-        .add_institution_with_webhook("OCMW-GENT", 17, &fast)
+        .add_institution_with_webhook("OCMW-GENT", 17, fast)
         .await;
     for (code, principal) in [("CPAS-LIEGE", &cpas), ("OCMW-GENT", &ocmw)] {
         app.grant(code, "identification", "2", true).await;
@@ -604,6 +604,17 @@ async fn a_hanging_webhook_receiver_does_not_hold_back_the_others() {
             .await;
         assert_eq!(s, 201);
     }
+    person
+}
+
+#[tokio::test]
+async fn a_hanging_webhook_receiver_does_not_hold_back_the_others() {
+    let app = TestApp::spawn().await;
+    // CPAS-LIEGE's receiver answers only after 8 s (under the hub's 10 s
+    // timeout); OCMW-GENT's at once.
+    let (slow, _) = receiver(json!({"ok": true}), 8000).await;
+    let (fast, received) = receiver(json!({"ok": true}), 0).await;
+    let mut person = slow_and_fast_receivers_of(&app, &slow, &fast).await;
     let wait_for = |n: usize| {
         let received = received.clone();
         async move {
@@ -646,25 +657,7 @@ async fn a_hanging_receiver_with_many_due_deliveries_keeps_only_its_share_of_slo
     // must all arrive meanwhile.
     let (slow, _) = receiver(json!({"ok": true}), 8000).await;
     let (fast, received) = receiver(json!({"ok": true}), 0).await;
-    let mut person = app.add_person(P, "Peeters", "Jan").await;
-    let cpas = app
-        .add_institution_with_webhook("CPAS-LIEGE", 17, &slow)
-        .await;
-    let ocmw = app
-        .add_institution_with_webhook("OCMW-GENT", 17, &fast)
-        .await;
-    for (code, principal) in [("CPAS-LIEGE", &cpas), ("OCMW-GENT", &ocmw)] {
-        app.grant(code, "identification", "2", true).await;
-        let token = app.token_for(principal, 3600);
-        let (s, _) = app
-            .post_json(
-                "/hub/v1/references",
-                &token,
-                &json!({"ssin": P, "capacity": 2, "startDate": "2026-01-01"}),
-            )
-            .await;
-        assert_eq!(s, 201);
-    }
+    let mut person = slow_and_fast_receivers_of(&app, &slow, &fast).await;
     const CHANGES: usize = 200;
     let started = std::time::Instant::now();
     for i in 0..CHANGES {
