@@ -136,8 +136,8 @@ pub async fn run_outbox<T, C, CF, R, S, SF>(
     SF: Future<Output = Result<(), crate::HubError>> + Send + 'static,
 {
     let mut sending = tokio::task::JoinSet::new();
-    // Deliveries in flight per receiver, and each task's receiver (by task
-    // id, so that a task that ended abnormally is released too).
+    // Each task's receiver (by task id, so that a task that ended
+    // abnormally is released too).
     let mut holding = Holding::default();
     loop {
         let room = IN_FLIGHT - sending.len();
@@ -170,25 +170,27 @@ pub async fn run_outbox<T, C, CF, R, S, SF>(
     }
 }
 
-/// What an outbox worker has in flight, per receiver.
+/// What an outbox worker has in flight: each task's receiver.
 #[derive(Default)]
 struct Holding {
-    by_receiver: std::collections::HashMap<String, usize>,
     by_task: std::collections::HashMap<tokio::task::Id, String>,
 }
 
 impl Holding {
     fn take(&mut self, task: tokio::task::Id, receiver: String) {
-        *self.by_receiver.entry(receiver.clone()).or_default() += 1;
         self.by_task.insert(task, receiver);
     }
 
-    /// Receivers that may not get more now.
+    /// Receivers that may not get more now (counted over at most
+    /// [`IN_FLIGHT`] tasks, once per claim).
     fn saturated(&self) -> Vec<String> {
-        self.by_receiver
-            .iter()
-            .filter(|(_, n)| **n >= PER_RECEIVER)
-            .map(|(url, _)| url.clone())
+        let mut held: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for receiver in self.by_task.values() {
+            *held.entry(receiver).or_default() += 1;
+        }
+        held.into_iter()
+            .filter(|(_, n)| *n >= PER_RECEIVER)
+            .map(|(url, _)| url.to_owned())
             .collect()
     }
 
@@ -203,14 +205,7 @@ impl Holding {
             Ok((id, _)) => *id,
             Err(e) => e.id(),
         };
-        if let Some(receiver) = self.by_task.remove(&task)
-            && let Some(n) = self.by_receiver.get_mut(&receiver)
-        {
-            *n -= 1;
-            if *n == 0 {
-                self.by_receiver.remove(&receiver);
-            }
-        }
+        self.by_task.remove(&task);
         match done {
             Ok((_, Ok(()))) => {}
             Ok((_, Err(e))) => tracing::warn!(outbox, error = %e, "recording a delivery failed"),

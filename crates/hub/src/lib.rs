@@ -121,12 +121,6 @@ impl Hub {
         &self.0.config
     }
 
-    /// 128 random bits, as 32 hex digits (for identifiers that must not
-    /// be guessable or must not collide; a ticket starts with the time).
-    pub fn random_hex(&self) -> String {
-        self.0.entropy.token_hex()
-    }
-
     /// A fresh ticket: unique, says nothing about the content, starts with
     /// the time (see `ticket_at`).
     pub fn ticket(&self) -> String {

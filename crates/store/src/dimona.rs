@@ -179,12 +179,12 @@ impl Store {
             return native.read(|conn| {
                 let mut out = std::collections::HashMap::new();
                 for chunk in employer_ids.chunks(self.bulk_rows(1)) {
-                    let mut stmt = conn.prepare_cached(
-                        "SELECT employer_id, url FROM employer_webhooks \
-                         WHERE employer_id IN (SELECT value FROM json_each(?))",
-                    )?;
-                    let keys: Vec<crate::sql::Value> = chunk.iter().map(|i| (*i).into()).collect();
-                    let mut rows = stmt.query([crate::sql::json_list(&keys)])?;
+                    let mut stmt = conn.prepare_cached(concat!(
+                        "SELECT employer_id, url FROM employer_webhooks WHERE employer_id IN ",
+                        crate::sql::json_keys!()
+                    ))?;
+                    let keys = chunk.iter().map(|i| crate::sql::Value::from(*i));
+                    let mut rows = stmt.query([crate::sql::json_list(keys)])?;
                     while let Some(r) = rows.next()? {
                         out.insert(r.get(0)?, r.get(1)?);
                     }

@@ -261,16 +261,21 @@ fn live_periods_sql(backend: Backend, ssins: &[String], window: Option<&DateWind
     // outside), one JSON parameter so the text is prepared once; with an
     // `IN (SELECT … json_each)` list the planner scanned the whole table
     // for the window's OR (measured: a pass's read 0.35 -> 3.6 ms).
-    // PostgreSQL: an IN list. The callers give each SSIN once.
+    // PostgreSQL: an IN list. The callers give each SSIN once. The keys
+    // are bound where their list stands in the text.
+    let keys = |sql: &mut Sql| {
+        sql.in_list(ssins.len());
+        for s in ssins {
+            sql.bind(s.clone());
+        }
+    };
     let mut sql = match backend {
         Backend::Sqlite => {
             let mut sql = Sql::new(backend, "SELECT p.* FROM ");
-            sql.in_list(ssins.len()).push(
+            keys(&mut sql);
+            sql.push(
                 " k CROSS JOIN dimona_periods p ON p.ssin = k.value WHERE p.status <> 'cancelled'",
             );
-            for s in ssins {
-                sql.bind(s.clone());
-            }
             sql
         }
         Backend::Postgres => Sql::new(
@@ -295,10 +300,8 @@ fn live_periods_sql(backend: Backend, ssins: &[String], window: Option<&DateWind
             .bind(format!("{}-12-31", year(&w.to)));
     }
     if backend == Backend::Postgres {
-        sql.push(" AND p.ssin IN ").list(ssins.len());
-        for s in ssins {
-            sql.bind(s.clone());
-        }
+        sql.push(" AND p.ssin IN ");
+        keys(&mut sql);
     }
     sql
 }

@@ -268,10 +268,11 @@ impl Store {
                     // One JSON array parameter: the same text for any number
                     // of keys, prepared once (see `Sql::in_list`).
                     let mut stmt = conn.prepare_cached(&format!(
-                        "SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN (SELECT value FROM json_each(?))"
+                        "SELECT {PERSON_COLUMNS} FROM persons WHERE ssin IN {}",
+                        crate::sql::json_keys!()
                     ))?;
-                    let keys: Vec<crate::sql::Value> = chunk.iter().map(|s| s.as_str().into()).collect();
-                    let mut rows = stmt.query([crate::sql::json_list(&keys)])?;
+                    let keys = chunk.iter().map(|s| crate::sql::Value::from(s.as_str()));
+                    let mut rows = stmt.query([crate::sql::json_list(keys)])?;
                     while let Some(r) = rows.next()? {
                         out.push(PersonText::from_native(r)?);
                     }
@@ -304,13 +305,14 @@ impl Store {
             let found = native.read(|conn| {
                 let mut out = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(self.bulk_rows(1)) {
-                    let mut stmt = conn.prepare_cached(
+                    let mut stmt = conn.prepare_cached(concat!(
                         "SELECT employer_id, enterprise_number, name, joint_committee, street, \
                          house_number, postal_code, municipality, country, active \
-                         FROM employers WHERE employer_id IN (SELECT value FROM json_each(?))",
-                    )?;
-                    let keys: Vec<crate::sql::Value> = chunk.iter().map(|i| (*i).into()).collect();
-                    let mut rows = stmt.query([crate::sql::json_list(&keys)])?;
+                         FROM employers WHERE employer_id IN ",
+                        crate::sql::json_keys!()
+                    ))?;
+                    let keys = chunk.iter().map(|i| crate::sql::Value::from(*i));
+                    let mut rows = stmt.query([crate::sql::json_list(keys)])?;
                     while let Some(r) = rows.next()? {
                         let text = |i: usize| r.get::<_, Option<String>>(i);
                         out.push((

@@ -123,18 +123,22 @@ impl Sql {
                 self.text.push_str("VALUES ");
                 self.tuples(rows, cols)
             }
-            Backend::Sqlite => {
-                self.json_rows.push(JsonRows {
-                    at: self.text.len(),
-                    first: self.n,
-                    rows,
-                    cols,
-                    list: false,
-                });
-                self.n += rows * cols;
-                self
-            }
+            Backend::Sqlite => self.defer_json(rows, cols, false),
         }
+    }
+
+    /// Records a row set or list whose text and JSON parameter
+    /// [`Sql::finish`] writes once its values are bound.
+    fn defer_json(&mut self, rows: usize, cols: usize, list: bool) -> &mut Self {
+        self.json_rows.push(JsonRows {
+            at: self.text.len(),
+            first: self.n,
+            rows,
+            cols,
+            list,
+        });
+        self.n += rows * cols;
+        self
     }
 
     /// The parenthesised list of an `IN`, of `n` values bound next with
@@ -144,17 +148,7 @@ impl Sql {
     pub(crate) fn in_list(&mut self, n: usize) -> &mut Self {
         match self.backend {
             Backend::Postgres => self.list(n),
-            Backend::Sqlite => {
-                self.json_rows.push(JsonRows {
-                    at: self.text.len(),
-                    first: self.n,
-                    rows: n,
-                    cols: 1,
-                    list: true,
-                });
-                self.n += n;
-                self
-            }
+            Backend::Sqlite => self.defer_json(n, 1, true),
         }
     }
 
@@ -180,8 +174,7 @@ impl Sql {
             let first = g.first.min(end);
             let group: Vec<Value> = self.values.drain(first..end).collect();
             if g.list {
-                self.text
-                    .insert_str(g.at, "(SELECT value FROM json_each(?))");
+                self.text.insert_str(g.at, json_keys!());
                 self.values
                     .insert(first, Value::Text(Some(json_list(&group))));
                 continue;
@@ -198,20 +191,12 @@ impl Sql {
                 }
             }
             select.push_str(" FROM jsonb_each(?) WHERE true");
-            let mut json = String::with_capacity(group.len() * 16 + 2);
-            json.push('[');
+            let mut json = String::from("[");
             for (r, row) in group.chunks(g.cols.max(1)).enumerate() {
                 if r > 0 {
                     json.push(',');
                 }
-                json.push('[');
-                for (c, v) in row.iter().enumerate() {
-                    if c > 0 {
-                        json.push(',');
-                    }
-                    json_value(&mut json, v);
-                }
-                json.push(']');
+                push_json_array(&mut json, row);
             }
             json.push(']');
             self.text.insert_str(g.at, &select);
@@ -334,18 +319,39 @@ pub(crate) fn claim_due_sql(
         .bind(limit);
 }
 
+/// The list an `IN` takes its keys from when they come as one JSON array
+/// parameter (see [`Sql::in_list`]); a macro so that `concat!` can put it
+/// in constant statement text.
+macro_rules! json_keys {
+    () => {
+        "(SELECT value FROM json_each(?))"
+    };
+}
+pub(crate) use json_keys;
+
 /// `values` as a flat JSON array, for `json_each(?)` (see
 /// [`Sql::in_list`]; native reads bind it themselves).
-pub(crate) fn json_list<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
-    let mut json = String::from("[");
+pub(crate) fn json_list<V: std::borrow::Borrow<Value>>(
+    values: impl IntoIterator<Item = V>,
+) -> String {
+    let mut json = String::new();
+    push_json_array(&mut json, values);
+    json
+}
+
+/// Appends `values` as a JSON array to `out`.
+fn push_json_array<V: std::borrow::Borrow<Value>>(
+    out: &mut String,
+    values: impl IntoIterator<Item = V>,
+) {
+    out.push('[');
     for (i, v) in values.into_iter().enumerate() {
         if i > 0 {
-            json.push(',');
+            out.push(',');
         }
-        json_value(&mut json, v);
+        json_value(out, v.borrow());
     }
-    json.push(']');
-    json
+    out.push(']');
 }
 
 /// `v` as a JSON value for [`Sql::rows`]: numbers, strings, blobs as hex

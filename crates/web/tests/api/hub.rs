@@ -578,19 +578,23 @@ async fn mutations_reach_only_entitled_institutions_by_feed_and_signed_webhook()
     assert_eq!(app.store.delivery_counts().await.unwrap(), (1, 0));
 }
 
-/// Person P, on whom CPAS-LIEGE (webhook `slow`) and OCMW-GENT (webhook
-/// `fast`) are both integrated and authorized: each change to P notifies both.
+type Received = Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>;
+
+/// Person P, on whom CPAS-LIEGE and OCMW-GENT are both integrated and
+/// authorized, so that each change to P notifies both. CPAS-LIEGE's webhook
+/// answers only after 8 s (under the hub's 10 s timeout), OCMW-GENT's at
+/// once; returns P and what OCMW-GENT's receiver got.
 async fn slow_and_fast_receivers_of(
     app: &TestApp,
-    slow: &str,
-    fast: &str,
-) -> kruispunt_domain::registers::Person {
+) -> (kruispunt_domain::registers::Person, Received) {
+    let (slow, _) = receiver(json!({"ok": true}), 8000).await;
+    let (fast, received) = receiver(json!({"ok": true}), 0).await;
     let person = app.add_person(P, "Peeters", "Jan").await;
     let cpas = app
-        .add_institution_with_webhook("CPAS-LIEGE", 17, slow)
+        .add_institution_with_webhook("CPAS-LIEGE", 17, &slow)
         .await;
     let ocmw = app
-        .add_institution_with_webhook("OCMW-GENT", 17, fast)
+        .add_institution_with_webhook("OCMW-GENT", 17, &fast)
         .await;
     for (code, principal) in [("CPAS-LIEGE", &cpas), ("OCMW-GENT", &ocmw)] {
         app.grant(code, "identification", "2", true).await;
@@ -604,29 +608,21 @@ async fn slow_and_fast_receivers_of(
             .await;
         assert_eq!(s, 201);
     }
-    person
+    (person, received)
+}
+
+/// How many requests `received` holds once it holds `n`, or at `deadline`.
+async fn received_by(received: &Received, n: usize, deadline: std::time::Instant) -> usize {
+    while received.lock().unwrap().len() < n && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    received.lock().unwrap().len()
 }
 
 #[tokio::test]
 async fn a_hanging_webhook_receiver_does_not_hold_back_the_others() {
     let app = TestApp::spawn().await;
-    // CPAS-LIEGE's receiver answers only after 8 s (under the hub's 10 s
-    // timeout); OCMW-GENT's at once.
-    let (slow, _) = receiver(json!({"ok": true}), 8000).await;
-    let (fast, received) = receiver(json!({"ok": true}), 0).await;
-    let mut person = slow_and_fast_receivers_of(&app, &slow, &fast).await;
-    let wait_for = |n: usize| {
-        let received = received.clone();
-        async move {
-            let started = std::time::Instant::now();
-            while received.lock().unwrap().len() < n
-                && started.elapsed() < std::time::Duration::from_secs(3)
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            received.lock().unwrap().len()
-        }
-    };
+    let (mut person, received) = slow_and_fast_receivers_of(&app).await;
     for (round, name) in ["Peeters-Janssens", "Janssens"].into_iter().enumerate() {
         person.last_name = name.into();
         let notified = app
@@ -638,7 +634,12 @@ async fn a_hanging_webhook_receiver_does_not_hold_back_the_others() {
         assert_eq!(notified.len(), 2);
         // The second change reaches OCMW-GENT while CPAS-LIEGE's receiver
         // still holds the first.
-        assert_eq!(wait_for(round + 1).await, round + 1, "round {round}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        assert_eq!(
+            received_by(&received, round + 1, deadline).await,
+            round + 1,
+            "round {round}"
+        );
     }
     let bodies: Vec<Value> = received
         .lock()
@@ -655,9 +656,7 @@ async fn a_hanging_receiver_with_many_due_deliveries_keeps_only_its_share_of_slo
     // CPAS-LIEGE's receiver holds every request 8 s; 200 changes give it
     // more due deliveries than the worker has slots (128). OCMW-GENT's
     // must all arrive meanwhile.
-    let (slow, _) = receiver(json!({"ok": true}), 8000).await;
-    let (fast, received) = receiver(json!({"ok": true}), 0).await;
-    let mut person = slow_and_fast_receivers_of(&app, &slow, &fast).await;
+    let (mut person, received) = slow_and_fast_receivers_of(&app).await;
     const CHANGES: usize = 200;
     let started = std::time::Instant::now();
     for i in 0..CHANGES {
@@ -670,13 +669,13 @@ async fn a_hanging_receiver_with_many_due_deliveries_keeps_only_its_share_of_slo
             .unwrap();
         assert_eq!(notified.len(), 2, "change {i}");
     }
-    while received.lock().unwrap().len() < CHANGES
-        && started.elapsed() < std::time::Duration::from_secs(7)
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
     assert_eq!(
-        received.lock().unwrap().len(),
+        received_by(
+            &received,
+            CHANGES,
+            started + std::time::Duration::from_secs(7)
+        )
+        .await,
         CHANGES,
         "OCMW-GENT's deliveries waited behind CPAS-LIEGE's hanging receiver"
     );
