@@ -88,9 +88,9 @@ impl Dimona {
             .await?;
         let (e, p) = (employer.as_i64(), provider.as_i64());
         let changed = if grant {
-            Store::grant_mandate_in(tx.conn(), e, p, now).await?
+            Store::grant_mandate_in(tx.conn()?, e, p, now).await?
         } else {
-            Store::revoke_mandate_in(tx.conn(), e, p, now).await?
+            Store::revoke_mandate_in(tx.conn()?, e, p, now).await?
         };
         if !changed {
             return Ok(MandateChange::Unchanged);
@@ -101,7 +101,7 @@ impl Dimona {
         let removed_hook = if grant {
             None
         } else {
-            Store::remove_employer_webhook_registered_by_in(tx.conn(), e, p).await?
+            Store::remove_employer_webhook_registered_by_in(tx.conn()?, e, p).await?
         };
         let mut audit = vec![AuditDraft {
             ticket: hub.ticket(),

@@ -71,9 +71,14 @@ impl Dimona {
             .store()
             .begin_audited(hub.config().checkpoint_every)
             .await?;
-        let changed =
-            Store::set_employer_webhook_in(tx.conn(), employer.as_i64(), &url, actor.as_i64(), now)
-                .await?;
+        let changed = Store::set_employer_webhook_in(
+            tx.conn()?,
+            employer.as_i64(),
+            &url,
+            actor.as_i64(),
+            now,
+        )
+        .await?;
         if changed {
             let entry = self.webhook_audit("dimona.webhook.set", employer, actor, &url, now);
             tx.append(&[entry], hub.key()).await?;
@@ -98,7 +103,7 @@ impl Dimona {
             .store()
             .begin_audited(hub.config().checkpoint_every)
             .await?;
-        let Some(old) = Store::remove_employer_webhook_in(tx.conn(), employer.as_i64()).await?
+        let Some(old) = Store::remove_employer_webhook_in(tx.conn()?, employer.as_i64()).await?
         else {
             return Ok(false);
         };

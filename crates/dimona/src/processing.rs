@@ -18,7 +18,7 @@ use kruispunt_hub::HubError;
 use kruispunt_store::dimona_pass::{self, FinishedDeclaration, ReferenceState};
 use kruispunt_store::{
     AuditDraft, AuditedTx, Backend, DailyRegistrationRow, DeclarationRow, DeferredWrites,
-    PeriodRow, PersonChange, Store,
+    PeriodRow, PersonChange, Store, WriterWork,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -442,11 +442,14 @@ fn date_window<'a>(
         }
         Some(())
     };
+    let mut students = false;
     for c in claimed {
         match c.checked.kind {
             Kind::In => {
                 let i = c.body.dimona_in.as_ref()?;
                 widen(&i.start_date, &i.end_date)?;
+                students |=
+                    i.features.as_ref().and_then(|f| f.worker_type.as_deref()) == Some("STU");
             }
             Kind::Update => {
                 let u = c.body.dimona_update.as_ref()?;
@@ -466,6 +469,7 @@ fn date_window<'a>(
     Some(dimona_pass::DateWindow {
         from: from?,
         to: to?,
+        students,
     })
 }
 
@@ -520,6 +524,26 @@ impl Dimona {
     async fn process_set(&self, batch: &[DeclarationRow]) -> Result<(), HubError> {
         let started = std::time::Instant::now();
         let now = self.hub().now();
+        let store = self.hub().store();
+        if store.has_writer_thread() {
+            // SQLite: on the writer thread, in one hand-off (as on receipt).
+            let dimona = self.clone();
+            let batch = batch.to_vec();
+            let (done, size) = store
+                .audited_on_writer_thread(
+                    self.hub().config().checkpoint_every,
+                    move |tx| -> WriterWork<'_, _, HubError> {
+                        Box::pin(async move {
+                            let prepared = dimona.prepare(&batch).await?;
+                            let done = dimona.process_in(tx, prepared, now, None).await?;
+                            Ok((done, batch.len()))
+                        })
+                    },
+                )
+                .await?;
+            self.processed(done, size, started);
+            return Ok(());
+        }
         let prepared = self.prepare(batch).await?;
         let mut tx = self
             .hub()
@@ -546,12 +570,52 @@ impl Dimona {
     ) -> Result<(), HubError> {
         let started = std::time::Instant::now();
         self.ensure_onss().await?;
+        let store = self.hub().store();
+        if store.has_writer_thread() {
+            // SQLite: the whole pass on the writer thread, in one hand-off
+            // (store/src/native_writer.rs): through sqlx its BEGIN, writes
+            // and COMMIT were three, each waiting for a wake-up.
+            let dimona = self.clone();
+            let rows = rows.to_vec();
+            let (done, size, (in_thread, prepared_at, written_at)) = store
+                .audited_on_writer_thread(
+                    self.hub().config().checkpoint_every,
+                    move |tx| -> WriterWork<'_, _, HubError> {
+                        Box::pin(async move {
+                            let in_thread = std::time::Instant::now();
+                            let batch: Vec<DeclarationRow> = rows
+                                .iter()
+                                .map(|d| DeclarationRow::received(d, now.millis()))
+                                .collect();
+                            let prepared = dimona.prepare(&batch).await?;
+                            let prepared_at = std::time::Instant::now();
+                            let done = dimona.process_in(tx, prepared, now, Some(&rows)).await?;
+                            let phases = (in_thread, prepared_at, std::time::Instant::now());
+                            Ok((done, batch.len(), phases))
+                        })
+                    },
+                )
+                .await?;
+            // Where a pass's time goes: waiting for the writer's turn and
+            // thread; preparing; deciding and writing; the commit and the
+            // hand-back.
+            for (phase, took) in [
+                ("turn", in_thread - started),
+                ("prepare", prepared_at - in_thread),
+                ("write", written_at - prepared_at),
+                ("commit", written_at.elapsed()),
+            ] {
+                metrics::histogram!("dimona_pass_phase_seconds", "phase" => phase)
+                    .record(took.as_secs_f64());
+            }
+            self.processed(done, size, started);
+            return Ok(());
+        }
         let batch: Vec<DeclarationRow> = rows
             .iter()
             .map(|d| DeclarationRow::received(d, now.millis()))
             .collect();
         let prepared = self.prepare(&batch).await?;
-        let store = self.hub().store();
         let prepared_at = std::time::Instant::now();
         let mut tx = store
             .begin_audited(self.hub().config().checkpoint_every)
@@ -668,7 +732,7 @@ impl Dimona {
         let mut registrations = if registration_ids.is_empty() {
             Vec::new()
         } else {
-            dimona_pass::daily_registrations_by_id_in(tx.conn(), backend, &registration_ids).await?
+            dimona_pass::daily_registrations_by_id(tx, &registration_ids).await?
         };
         let period_ids: Vec<i64> = claimed
             .iter()
@@ -678,7 +742,7 @@ impl Dimona {
         let mut found = if period_ids.is_empty() {
             Vec::new()
         } else {
-            dimona_pass::periods_by_id_in(tx.conn(), backend, &period_ids).await?
+            dimona_pass::periods_by_id(tx, &period_ids).await?
         };
         let mut ssins: Vec<String> = claimed
             .iter()
@@ -688,16 +752,14 @@ impl Dimona {
             .collect();
         ssins.sort_unstable();
         ssins.dedup();
-        dimona_pass::lock_persons_in(tx.conn(), backend, &ssins).await?;
+        dimona_pass::lock_persons(tx, &ssins).await?;
         if backend == Backend::Postgres && !period_ids.is_empty() {
             // Read again under the locks: another node may have changed them.
-            found = dimona_pass::periods_by_id_in(tx.conn(), backend, &period_ids).await?;
+            found = dimona_pass::periods_by_id(tx, &period_ids).await?;
         }
         if backend == Backend::Postgres && !registration_ids.is_empty() {
             // Likewise (a registration's worker is its period's).
-            registrations =
-                dimona_pass::daily_registrations_by_id_in(tx.conn(), backend, &registration_ids)
-                    .await?;
+            registrations = dimona_pass::daily_registrations_by_id(tx, &registration_ids).await?;
         }
         for r in registrations {
             pass.registrations.insert(r.registration_id, r);
@@ -714,12 +776,8 @@ impl Dimona {
         registration_periods.sort_unstable();
         registration_periods.dedup();
         if !registration_periods.is_empty() {
-            for r in dimona_pass::active_daily_registrations_of_periods_in(
-                tx.conn(),
-                backend,
-                &registration_periods,
-            )
-            .await?
+            for r in dimona_pass::active_daily_registrations_of_periods(tx, &registration_periods)
+                .await?
             {
                 pass.registrations.entry(r.registration_id).or_insert(r);
             }
@@ -826,9 +884,8 @@ impl Dimona {
             None => {
                 // Not deferred: its count says whether another worker
                 // processed some of them first.
-                let finished = dimona_pass::finish_declarations_in(
-                    tx.conn(),
-                    backend,
+                let finished = dimona_pass::finish_declarations(
+                    tx,
                     &pass.finished,
                     first_notice,
                     now.millis(),
@@ -1145,7 +1202,7 @@ impl Dimona {
             .begin_audited(hub.config().checkpoint_every)
             .await?;
         let finished = Store::finish_declaration_in(
-            tx.conn(),
+            tx.conn()?,
             &d.id,
             DeclarationResult::B.code(),
             None,
@@ -1156,7 +1213,7 @@ impl Dimona {
         .await?;
         if finished {
             let backend = tx.backend();
-            let hooks = dimona_pass::notice_webhooks_in(tx.conn(), backend, &[d.employer_id])
+            let hooks = dimona_pass::notice_webhooks_in(tx.conn()?, backend, &[d.employer_id])
                 .await?
                 .into_values()
                 .map(|url| (d.id.clone(), url))

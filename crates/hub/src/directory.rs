@@ -205,7 +205,7 @@ impl Hub {
             .begin_audited(self.config().checkpoint_every)
             .await?;
         let live = Store::live_references(
-            tx.conn(),
+            tx.conn()?,
             institution.as_str(),
             &p.ssin.to_string(),
             p.capacity,
@@ -256,7 +256,7 @@ impl Hub {
             end_date: p.end.clone(),
         };
         let backend = tx.backend();
-        Store::insert_reference_in(tx.conn(), backend, &row, now).await?;
+        Store::insert_reference_in(tx.conn()?, backend, &row, now).await?;
         tx.append(
             &[self.draft(&ticket, "reference.register", institution, &p, "done")],
             self.key(),
@@ -296,7 +296,7 @@ impl Hub {
             .begin_audited(self.config().checkpoint_every)
             .await?;
         let live = Store::live_references(
-            tx.conn(),
+            tx.conn()?,
             institution.as_str(),
             &p.ssin.to_string(),
             p.capacity,
@@ -310,7 +310,7 @@ impl Hub {
                 "you hold no registered period for this person and capacity starting on this date",
             ));
         };
-        Store::end_reference_in(tx.conn(), &found.id, p.end.as_deref(), now).await?;
+        Store::end_reference_in(tx.conn()?, &found.id, p.end.as_deref(), now).await?;
         tx.append(
             &[self.draft(&ticket, "reference.unregister", institution, &p, "done")],
             self.key(),

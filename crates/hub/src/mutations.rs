@@ -23,10 +23,10 @@ impl Hub {
             .store()
             .begin_audited(self.config().checkpoint_every)
             .await?;
-        Store::upsert_person_in(tx.conn(), self.store().backend(), person, now).await?;
+        Store::upsert_person_in(tx.conn()?, self.store().backend(), person, now).await?;
         let backend = tx.backend();
         let notified = Store::notify_changes_in(
-            tx.conn(),
+            tx.conn()?,
             backend,
             &[PersonChange {
                 ssin: person.ssin.to_string(),
@@ -74,7 +74,7 @@ impl Hub {
             .begin_audited(self.config().checkpoint_every)
             .await?;
         let backend = tx.backend();
-        Store::insert_authorization_in(tx.conn(), backend, a, now).await?;
+        Store::insert_authorization_in(tx.conn()?, backend, a, now).await?;
         tx.append(
             &[AuditDraft {
                 ticket: ticket.clone(),
@@ -103,7 +103,7 @@ impl Hub {
             .store()
             .begin_audited(self.config().checkpoint_every)
             .await?;
-        if !Store::revoke_authorization_in(tx.conn(), id, now).await? {
+        if !Store::revoke_authorization_in(tx.conn()?, id, now).await? {
             return Ok(false);
         }
         tx.append(

@@ -64,7 +64,7 @@ impl std::fmt::Debug for HubKeyRow {
 /// transaction, so the row lock that serializes every node's audit entries
 /// is held briefly.
 pub struct AuditedTx<'a> {
-    tx: Transaction<'a, Any>,
+    tx: TxConn<'a>,
     /// Whether this transaction holds the head's lock.
     locked: bool,
     /// Whether `seq`/`hash` were read under that lock (otherwise they are
@@ -80,6 +80,58 @@ pub struct AuditedTx<'a> {
     bulk_rows: usize,
     /// SQLite with inline readers: see [`AuditedTx::inline`].
     inline: Option<std::sync::Arc<crate::native::NativeReaders>>,
+}
+
+/// Where an audited transaction runs: on a sqlx connection, or on the
+/// SQLite writer thread's own connection (native_writer.rs).
+enum TxConn<'a> {
+    Sqlx(Transaction<'a, Any>),
+    Native(NativeTx<'a>),
+}
+
+/// A transaction open on the writer thread's connection; rolled back if
+/// dropped before its commit (an error, or a panic unwinding).
+struct NativeTx<'a> {
+    conn: &'a crate::native_writer::WriterConn,
+    open: bool,
+}
+
+impl Drop for NativeTx<'_> {
+    fn drop(&mut self) {
+        let conn = crate::native_writer::lock(self.conn);
+        if self.open
+            && !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "rollback on the SQLite writer thread failed");
+        }
+    }
+}
+
+/// The work [`Store::audited_on_writer_thread`] runs: a future borrowing
+/// the transaction.
+pub type WriterWork<'t, R, E> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<R, E>> + 't>>;
+
+/// Reads of what an audited transaction has not written, answered without
+/// sqlx (see [`AuditedTx::inline`]).
+pub(crate) enum Inline<'a> {
+    /// Read-only connections of the pool (native.rs).
+    Readers(&'a crate::native::NativeReaders),
+    /// The transaction's own connection, on the writer thread.
+    Writer(&'a crate::native_writer::WriterConn),
+}
+
+impl Inline<'_> {
+    pub(crate) fn read<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        match self {
+            Inline::Readers(readers) => readers.read(read),
+            Inline::Writer(conn) => Ok(read(&crate::native_writer::lock(conn))?),
+        }
+    }
 }
 
 fn entry_from(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
@@ -115,15 +167,28 @@ fn set_hint(hint: &HeadHint, head: Option<(i64, Vec<u8>)>) {
 /// Only the trigger on `audit_log` says this: in a multi-statement write,
 /// the failing statement was an audit entry's, so every write before it ran.
 fn stale_hint(e: &StoreError) -> bool {
-    matches!(e, StoreError::Database(sqlx::Error::Database(e))
-        if e.message().contains("audit chain head moved"))
+    match e {
+        StoreError::Database(sqlx::Error::Database(e)) => {
+            e.message().contains("audit chain head moved")
+        }
+        StoreError::Native(e) => e.to_string().contains("audit chain head moved"),
+        _ => false,
+    }
 }
 
 /// The trigger refused entries that do not extend the head, or another
 /// writer took their seqs first.
 fn head_moved(e: &StoreError) -> bool {
-    matches!(e, StoreError::Database(sqlx::Error::Database(e))
-        if e.message().contains("audit chain head moved") || e.is_unique_violation())
+    match e {
+        StoreError::Database(sqlx::Error::Database(e)) => {
+            e.message().contains("audit chain head moved") || e.is_unique_violation()
+        }
+        StoreError::Native(e) => {
+            e.to_string().contains("audit chain head moved")
+                || e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+        }
+        _ => false,
+    }
 }
 
 impl Store {
@@ -140,11 +205,11 @@ impl Store {
         // end of the transaction: a Dimona batch does not make every hub
         // message of every node wait for its whole processing.
         let sqlite = self.backend == crate::Backend::Sqlite;
-        let tx = if sqlite {
+        let tx = TxConn::Sqlx(if sqlite {
             self.writer.begin_with("BEGIN IMMEDIATE").await?
         } else {
             self.writer.begin().await?
-        };
+        });
         let mut audited = AuditedTx {
             locked: false,
             exact: false,
@@ -169,6 +234,80 @@ impl Store {
             }
         }
         Ok(audited)
+    }
+
+    /// Whether [`Store::audited_on_writer_thread`] is available (SQLite).
+    pub fn has_writer_thread(&self) -> bool {
+        self.native_writer.is_some()
+    }
+
+    /// SQLite: runs `work` in an audited transaction on the writer thread
+    /// (native_writer.rs) and commits it if it succeeds: the BEGIN, the
+    /// work's reads and writes and the COMMIT take ONE hand-off, and the
+    /// reads find the writer's warm page cache. `work`'s awaits must
+    /// complete at once: reads through the transaction ([`AuditedTx::inline`]),
+    /// its writes, or inline reads of the store; nothing that takes the
+    /// writer pool, which this holds. An error without the thread
+    /// (PostgreSQL): use [`Store::begin_audited`].
+    pub async fn audited_on_writer_thread<R, E, W>(
+        &self,
+        checkpoint_every: i64,
+        work: W,
+    ) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        W: for<'t, 'c> FnOnce(&'t mut AuditedTx<'c>) -> WriterWork<'t, R, E> + Send + 'static,
+    {
+        let Some(writer) = self.native_writer.clone() else {
+            return Err(StoreError::Config("no SQLite writer thread".into()).into());
+        };
+        // The write turn: the writer pool's one connection, held idle while
+        // the job runs, so that sqlx's writer never contends for SQLite's
+        // lock with this thread. It comes back with the result, to be
+        // returned to its pool on the runtime.
+        let turn = self.writer.acquire().await.map_err(StoreError::from)?;
+        let hint = self.audit_head.clone();
+        let bulk_rows = self.bulk_rows(12);
+        let job = writer.run(move |conn| {
+            let out = (|| -> Result<R, E> {
+                crate::native_writer::lock(conn)
+                    .execute_batch("BEGIN IMMEDIATE")
+                    .map_err(StoreError::from)?;
+                let mut tx = AuditedTx {
+                    tx: TxConn::Native(NativeTx { conn, open: true }),
+                    locked: false,
+                    exact: false,
+                    seq: 0,
+                    hash: Vec::new(),
+                    hint: hint.clone(),
+                    appended: false,
+                    checkpoint_every,
+                    backend: crate::Backend::Sqlite,
+                    bulk_rows,
+                    inline: None,
+                };
+                match read_hint(&hint) {
+                    Some((seq, hash)) => {
+                        tx.locked = true;
+                        tx.seq = seq;
+                        tx.hash = hash;
+                    }
+                    None => crate::native_writer::block_on(tx.lock_head())?,
+                }
+                let out = crate::native_writer::block_on(work(&mut tx))?;
+                crate::native_writer::block_on(tx.commit())?;
+                Ok(out)
+            })();
+            (out, turn)
+        });
+        match job.await {
+            Ok((out, _turn)) => out,
+            Err(_) => Err(StoreError::Config(
+                "the transaction on the SQLite writer thread was dropped (it panicked)".into(),
+            )
+            .into()),
+        }
     }
 
     /// Group-commit append: computes the chain from this process's head
@@ -246,7 +385,7 @@ impl Store {
         let mut tx = self.begin_audited(0).await?;
         tx.lock_head().await?;
         let last: Option<i64> = sqlx::query("SELECT MAX(seq) AS s FROM audit_checkpoints")
-            .fetch_one(tx.conn())
+            .fetch_one(tx.conn()?)
             .await?
             .try_get("s")?;
         let (seq, hash) = (tx.seq, tx.hash.clone());
@@ -255,7 +394,7 @@ impl Store {
             return Ok(None);
         }
         let backend = tx.backend;
-        insert_checkpoint(tx.conn(), backend, seq, &hash, at, crypto).await?;
+        insert_checkpoint(tx.conn()?, backend, seq, &hash, at, crypto).await?;
         tx.commit().await?;
         Ok(Some(seq))
     }
@@ -366,7 +505,7 @@ impl Store {
     pub async fn insert_first_hub_key(&self, key: &HubKeyRow, now: i64) -> Result<(), StoreError> {
         let mut tx = self.begin_audited(0).await?;
         let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM hub_keys")
-            .fetch_one(tx.conn())
+            .fetch_one(tx.conn()?)
             .await?
             .try_get("n")?;
         if n == 0 {
@@ -375,7 +514,7 @@ impl Store {
                 .bind(key.private_key.clone())
                 .bind(key.public_key.clone())
                 .bind(now)
-                .execute(tx.conn())
+                .execute(tx.conn()?)
                 .await?;
         }
         tx.commit().await
@@ -485,8 +624,38 @@ fn ticket_conflict(e: StoreError) -> StoreError {
 }
 
 impl AuditedTx<'_> {
-    pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+    /// The sqlx connection of the transaction; an error for one running
+    /// on the SQLite writer thread (its work goes through this type's
+    /// methods and the store's functions that take the transaction).
+    pub fn conn(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        match &mut self.tx {
+            TxConn::Sqlx(tx) => Ok(tx),
+            TxConn::Native(_) => Err(StoreError::Config(
+                "a transaction on the SQLite writer thread has no sqlx connection".into(),
+            )),
+        }
+    }
+
+    /// Runs one statement of the transaction; returns the rows it changed.
+    pub(crate) async fn execute(&mut self, sql: Sql) -> Result<u64, StoreError> {
+        Ok(match &mut self.tx {
+            TxConn::Sqlx(tx) => sql.bound_query().execute(&mut **tx).await?.rows_affected(),
+            TxConn::Native(native) => {
+                let sql = sql.finished();
+                crate::native_writer::lock(native.conn)
+                    .prepare_cached(sql.text())?
+                    .execute(rusqlite::params_from_iter(sql.native_values()))?
+                    as u64
+            }
+        })
+    }
+
+    /// Runs `writes` (all of them, in order).
+    async fn flush(&mut self, writes: &mut DeferredWrites) -> Result<(), StoreError> {
+        match &mut self.tx {
+            TxConn::Sqlx(tx) => writes.flush(tx).await,
+            TxConn::Native(native) => writes.flush_native(&crate::native_writer::lock(native.conn)),
+        }
     }
 
     pub fn backend(&self) -> crate::Backend {
@@ -499,8 +668,11 @@ impl AuditedTx<'_> {
     /// exactly the state this transaction started from, without the hop
     /// to sqlx's writer thread. Anything the transaction wrote must be
     /// read on [`AuditedTx::conn`].
-    pub(crate) fn inline(&self) -> Option<&crate::native::NativeReaders> {
-        self.inline.as_deref()
+    pub(crate) fn inline(&self) -> Option<Inline<'_>> {
+        match &self.tx {
+            TxConn::Native(native) => Some(Inline::Writer(native.conn)),
+            TxConn::Sqlx(_) => self.inline.as_deref().map(Inline::Readers),
+        }
     }
 
     /// Locks the head (if not yet) and reads it (if not yet read under
@@ -509,11 +681,16 @@ impl AuditedTx<'_> {
         if self.locked && self.exact {
             return Ok(());
         }
-        let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut *self.tx)
-            .await?;
-        self.seq = row.try_get("seq")?;
-        self.hash = row.try_get("hash")?;
+        const LOCK: &str = "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash";
+        (self.seq, self.hash) = match &mut self.tx {
+            TxConn::Sqlx(tx) => {
+                let row = sqlx::query(LOCK).fetch_one(&mut **tx).await?;
+                (row.try_get("seq")?, row.try_get("hash")?)
+            }
+            TxConn::Native(native) => crate::native_writer::lock(native.conn)
+                .prepare_cached(LOCK)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?,
+        };
         self.locked = true;
         self.exact = true;
         Ok(())
@@ -536,8 +713,8 @@ impl AuditedTx<'_> {
             let rows = self.chain(drafts, crypto);
             let mut chunks = rows.chunks(self.bulk_rows);
             let first = chunks.next().unwrap_or(&[]);
-            match insert_entries(&mut *self.tx, self.backend, first).await {
-                Ok(()) => {}
+            match self.execute(entries_sql(self.backend, first)).await {
+                Ok(_) => {}
                 // A stale hint (another process appended): the statement
                 // alone was undone; read the head (the write lock is held,
                 // so it cannot move again) and chain from it.
@@ -550,7 +727,7 @@ impl AuditedTx<'_> {
                 Err(e) => return Err(ticket_conflict(e)),
             }
             for chunk in chunks {
-                insert_entries(&mut *self.tx, self.backend, chunk)
+                self.execute(entries_sql(self.backend, chunk))
                     .await
                     .map_err(ticket_conflict)?;
             }
@@ -560,7 +737,8 @@ impl AuditedTx<'_> {
         self.appended = true;
         for (r, h) in &rows {
             if self.checkpoint_every > 0 && r.seq % self.checkpoint_every == 0 {
-                insert_checkpoint(&mut self.tx, self.backend, r.seq, h, r.at, crypto).await?;
+                self.execute(checkpoint_sql(self.backend, r.seq, h, r.at, crypto))
+                    .await?;
             }
         }
         Ok(rows.iter().map(|(r, _)| r.seq).collect())
@@ -584,7 +762,7 @@ impl AuditedTx<'_> {
             // PostgreSQL: one statement per round trip anyway, and the head's
             // row lock must be taken only at the end (see `begin_audited`):
             // the writes first, then the entries.
-            writes.flush(&mut self.tx).await?;
+            self.flush(&mut writes).await?;
             return self.append(drafts, crypto).await;
         }
         if !self.locked {
@@ -600,7 +778,7 @@ impl AuditedTx<'_> {
                 writes.push(checkpoint_sql(self.backend, r.seq, h, r.at, crypto));
             }
         }
-        match writes.flush(&mut self.tx).await {
+        match self.flush(&mut writes).await {
             Ok(()) => {
                 self.exact = true;
                 self.appended = true;
@@ -639,7 +817,13 @@ impl AuditedTx<'_> {
     /// Commits the change with its audit entries. The head has moved
     /// already: the trigger on `audit_log` moves it with each entry.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
+        match self.tx {
+            TxConn::Sqlx(tx) => tx.commit().await?,
+            TxConn::Native(mut native) => {
+                crate::native_writer::lock(native.conn).execute_batch("COMMIT")?;
+                native.open = false;
+            }
+        }
         if self.appended {
             set_hint(&self.hint, Some((self.seq, self.hash)));
         }

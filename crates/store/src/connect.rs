@@ -134,6 +134,12 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&writer).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&writer).await?,
         }
+        let native_writer = match &sqlite_path {
+            Some(path) => Some(std::sync::Arc::new(
+                crate::native_writer::NativeWriter::spawn(Path::new(path), 32768)?,
+            )),
+            None => None,
+        };
         let native = sqlite_path.map(|p| {
             let readers = std::sync::Arc::new(crate::native::NativeReaders::new(p.clone().into()));
             crate::checkpoint::spawn(p.into(), std::sync::Arc::downgrade(&readers));
@@ -144,6 +150,7 @@ impl Store {
             writer,
             backend,
             native,
+            native_writer,
             audit_head: Default::default(),
         };
         store.seed_sectors().await?;

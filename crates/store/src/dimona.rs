@@ -141,6 +141,42 @@ pub(crate) fn period_from(r: &AnyRow) -> Result<PeriodRow, sqlx::Error> {
     })
 }
 
+/// [`daily_registration_from`] for a native (rusqlite) row.
+pub(crate) fn daily_registration_from_native(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<DailyRegistrationRow> {
+    Ok(DailyRegistrationRow {
+        registration_id: r.get("registration_id")?,
+        period_id: r.get("period_id")?,
+        employer_id: r.get("employer_id")?,
+        ssin: r.get("ssin")?,
+        start_date: r.get("start_date")?,
+        start_hour: r.get("start_hour")?,
+        end_date: r.get("end_date")?,
+        end_hour: r.get("end_hour")?,
+        status: r.get("status")?,
+        declaration_id: r.get("declaration_id")?,
+    })
+}
+
+/// [`period_from`] for a native (rusqlite) row.
+pub(crate) fn period_from_native(r: &rusqlite::Row<'_>) -> rusqlite::Result<PeriodRow> {
+    Ok(PeriodRow {
+        period_id: r.get("period_id")?,
+        employer_id: r.get("employer_id")?,
+        ssin: r.get("ssin")?,
+        worker_type: r.get("worker_type")?,
+        joint_committee: r.get("joint_committee")?,
+        start_date: r.get("start_date")?,
+        end_date: r.get("end_date")?,
+        start_hour: r.get("start_hour")?,
+        end_hour: r.get("end_hour")?,
+        planned_hours: r.get("planned_hours")?,
+        status: r.get("status")?,
+        declaration_id: r.get("declaration_id")?,
+    })
+}
+
 /// Filters of the personnel file.
 #[derive(Debug, Clone, Default)]
 pub struct PeriodFilter {

@@ -18,6 +18,7 @@ mod error;
 mod keys;
 mod mandates;
 mod native;
+mod native_writer;
 mod network;
 mod notice_webhooks;
 mod notifications;
@@ -31,7 +32,7 @@ mod sql;
 pub mod testing;
 mod users;
 
-pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
+pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow, WriterWork};
 pub use batch::{BatchFileRow, BatchFileSummary, BatchFormRow, FormOutcome, NewBatchForm};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
@@ -64,6 +65,9 @@ pub struct Store {
     backend: Backend,
     /// SQLite: read-only connections for point reads on the calling thread.
     native: Option<std::sync::Arc<native::NativeReaders>>,
+    /// SQLite: the thread that runs whole transactions on a connection of
+    /// its own (native_writer.rs).
+    native_writer: Option<std::sync::Arc<native_writer::NativeWriter>>,
     /// The audit chain head as this process last committed it: a hint
     /// that saves reading it before each append (the `audit_log` trigger
     /// refuses an append from a stale hint, which is then read and retried).

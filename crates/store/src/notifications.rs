@@ -455,7 +455,7 @@ impl Store {
                 }
                 Ok(targets)
             })?,
-            None => entitled_on(tx.conn(), backend, changes, service, today).await?,
+            None => entitled_on(tx.conn()?, backend, changes, service, today).await?,
         };
         let rows = target_rows(changes, &targets);
         if rows.is_empty() {

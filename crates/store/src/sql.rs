@@ -494,6 +494,18 @@ impl DeferredWrites {
         }
         Ok(())
     }
+
+    /// Runs the statements pushed so far, in order, on a native SQLite
+    /// connection (the writer thread's: no hand-off between statements,
+    /// each prepared once and cached).
+    pub(crate) fn flush_native(&mut self, conn: &rusqlite::Connection) -> Result<(), StoreError> {
+        for s in std::mem::take(&mut self.statements) {
+            let s = s.finished();
+            conn.prepare_cached(s.text())?
+                .execute(rusqlite::params_from_iter(s.native_values()))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
