@@ -8,6 +8,7 @@ pub mod batch;
 /// The ONSS v2 JSON and its door checks live in their own light crate (no
 /// store), so the fuzz targets can reach them; this keeps the old path.
 pub use kruispunt_dimona_wire as declaration;
+mod intake;
 mod mandates;
 mod notices;
 mod processing;
@@ -16,13 +17,11 @@ pub use mandates::MandateChange;
 pub use notices::{notice_idempotency_key, notice_json};
 
 use declaration::{DeclarationJson, EmployerRef};
-use futures_util::FutureExt;
 use kruispunt_domain::Invalid;
 use kruispunt_domain::clock::Timestamp;
 use kruispunt_domain::ids::EmployerId;
 use kruispunt_hub::{Hub, HubError};
 use kruispunt_store::{DeclarationRow, NewDeclaration};
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -199,18 +198,21 @@ impl Dimona {
     /// Group commit of receipts: every declaration waiting at that moment
     /// is made durable together, then all are answered 201.
     ///
-    /// On SQLite the same transaction also processes them (unless the
-    /// worker has a backlog, which must keep its order): SQLite has one
-    /// writer, and a separate receipt commit, then a pass waiting for the
-    /// writer, then its commit, was what bounded the receipt rate. On
-    /// PostgreSQL receipts are only stored; the worker processes them, on
-    /// any node, while receipts go on in parallel.
+    /// On SQLite the same transaction also processes them, on the writer
+    /// thread (intake.rs): SQLite has one writer, and a separate receipt
+    /// commit, then a pass waiting for the writer, then its commit, was
+    /// what bounded the receipt rate. On PostgreSQL receipts are only
+    /// stored; the worker processes them, on any node, while receipts go
+    /// on in parallel.
     async fn write_receipts(self, mut rx: tokio::sync::mpsc::Receiver<Receipt>) {
+        if self.hub.store().has_writer_thread() {
+            return self.intake_on_writer_thread(rx).await;
+        }
         let mut batch: Vec<Receipt> = Vec::with_capacity(256);
-        // The worker takes declarations in (received_at, id) order, and ids
-        // are random: each group gets a later millisecond than the one
-        // before, so that declarations sent one after the other are
-        // processed in that order even when the clock has not moved.
+        // The worker takes declarations in (received_at, id) order: each
+        // group gets a later millisecond than the one before, so that
+        // declarations sent one after the other are processed in that
+        // order even when the clock has not moved.
         let mut last_received = i64::MIN;
         while let Some(first) = rx.recv().await {
             batch.push(first);
@@ -223,45 +225,19 @@ impl Dimona {
             let rows: Vec<NewDeclaration> = batch.iter().map(|(d, _)| d.clone()).collect();
             let received = Timestamp(self.hub.now().millis().max(last_received + 1));
             last_received = received.millis();
-            let store = self.hub.store();
-            let inline = store.backend() == kruispunt_store::Backend::Sqlite && self.queue.empty();
-            // A panic in the rules must not stop the intake: the group then
-            // goes to the worker like any failed one.
-            let processed = inline
-                && match AssertUnwindSafe(self.receive_and_process(&rows, received))
-                    .catch_unwind()
-                    .await
-                {
-                    Ok(Ok(())) => true,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, size = rows.len(), "processing on receipt failed; the declarations go to the worker");
-                        false
-                    }
-                    Err(_) => {
-                        tracing::error!(
-                            size = rows.len(),
-                            "processing on receipt panicked; the declarations go to the worker"
-                        );
-                        false
-                    }
-                };
-            let result = if processed {
-                Ok(())
-            } else {
-                store
-                    .insert_declarations(&rows, received.millis())
-                    .await
-                    .map_err(|e| e.to_string())
-            };
-            if !processed && result.is_ok() {
+            let result = self
+                .hub
+                .store()
+                .insert_declarations(&rows, received.millis())
+                .await
+                .map_err(|e| e.to_string());
+            if result.is_ok() {
                 self.queue.stored();
             }
             for (_, done) in batch.drain(..) {
                 let _ = done.send(result.clone());
             }
-            if !processed {
-                self.wake.notify_one();
-            }
+            self.wake.notify_one();
         }
     }
 

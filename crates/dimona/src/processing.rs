@@ -18,7 +18,7 @@ use kruispunt_hub::HubError;
 use kruispunt_store::dimona_pass::{self, FinishedDeclaration, ReferenceState};
 use kruispunt_store::{
     AuditDraft, AuditedTx, Backend, DailyRegistrationRow, DeclarationRow, DeferredWrites,
-    PeriodRow, PersonChange, Store, WriterWork,
+    PeriodRow, PersonChange, Store, WriterSession, WriterWork,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -563,74 +563,41 @@ impl Dimona {
     /// stores the declarations alone for the worker (which retries them
     /// one by one).
     /// `now`: when they were received, and so processed.
-    pub(crate) async fn receive_and_process(
+    pub(crate) fn receive_and_process(
         &self,
+        session: &WriterSession<'_>,
         rows: &[kruispunt_store::NewDeclaration],
         now: kruispunt_domain::clock::Timestamp,
     ) -> Result<(), HubError> {
         let started = std::time::Instant::now();
-        self.ensure_onss().await?;
-        let store = self.hub().store();
-        if store.has_writer_thread() {
-            // SQLite: the whole pass on the writer thread, in one hand-off
-            // (store/src/native_writer.rs): through sqlx its BEGIN, writes
-            // and COMMIT were three, each waiting for a wake-up.
-            let dimona = self.clone();
-            let rows = rows.to_vec();
-            let (done, size, (in_thread, prepared_at, written_at)) = store
-                .audited_on_writer_thread(
-                    self.hub().config().checkpoint_every,
-                    move |tx| -> WriterWork<'_, _, HubError> {
-                        Box::pin(async move {
-                            let in_thread = std::time::Instant::now();
-                            let batch: Vec<DeclarationRow> = rows
-                                .iter()
-                                .map(|d| DeclarationRow::received(d, now.millis()))
-                                .collect();
-                            let prepared = dimona.prepare(&batch).await?;
-                            let prepared_at = std::time::Instant::now();
-                            let done = dimona.process_in(tx, prepared, now, Some(&rows)).await?;
-                            let phases = (in_thread, prepared_at, std::time::Instant::now());
-                            Ok((done, batch.len(), phases))
-                        })
-                    },
-                )
-                .await?;
-            // Where a pass's time goes: waiting for the writer's turn and
-            // thread; preparing; deciding and writing; the commit and the
-            // hand-back.
-            for (phase, took) in [
-                ("turn", in_thread - started),
-                ("prepare", prepared_at - in_thread),
-                ("write", written_at - prepared_at),
-                ("commit", written_at.elapsed()),
-            ] {
-                metrics::histogram!("dimona_pass_phase_seconds", "phase" => phase)
-                    .record(took.as_secs_f64());
-            }
-            self.processed(done, size, started);
-            return Ok(());
+        // Owned by the work's future (it may borrow only the transaction).
+        let dimona = self.clone();
+        let rows = rows.to_vec();
+        let (done, size, (prepared_at, written_at)) = session.audited(
+            self.hub().config().checkpoint_every,
+            move |tx| -> WriterWork<'_, _, HubError> {
+                Box::pin(async move {
+                    let batch: Vec<DeclarationRow> = rows
+                        .iter()
+                        .map(|d| DeclarationRow::received(d, now.millis()))
+                        .collect();
+                    let prepared = dimona.prepare(&batch).await?;
+                    let prepared_at = std::time::Instant::now();
+                    let done = dimona.process_in(tx, prepared, now, Some(&rows)).await?;
+                    Ok((done, batch.len(), (prepared_at, std::time::Instant::now())))
+                })
+            },
+        )?;
+        // Where a pass's time goes (all on the writer thread).
+        for (phase, took) in [
+            ("prepare", prepared_at - started),
+            ("write", written_at - prepared_at),
+            ("commit", written_at.elapsed()),
+        ] {
+            metrics::histogram!("dimona_pass_phase_seconds", "phase" => phase)
+                .record(took.as_secs_f64());
         }
-        let batch: Vec<DeclarationRow> = rows
-            .iter()
-            .map(|d| DeclarationRow::received(d, now.millis()))
-            .collect();
-        let prepared = self.prepare(&batch).await?;
-        let prepared_at = std::time::Instant::now();
-        let mut tx = store
-            .begin_audited(self.hub().config().checkpoint_every)
-            .await?;
-        let done = self.process_in(&mut tx, prepared, now, Some(rows)).await?;
-        let written_at = std::time::Instant::now();
-        tx.commit().await?;
-        // Where a pass's time goes (before its transaction; in it; the commit).
-        metrics::histogram!("dimona_pass_phase_seconds", "phase" => "prepare")
-            .record((prepared_at - started).as_secs_f64());
-        metrics::histogram!("dimona_pass_phase_seconds", "phase" => "write")
-            .record((written_at - prepared_at).as_secs_f64());
-        metrics::histogram!("dimona_pass_phase_seconds", "phase" => "commit")
-            .record(written_at.elapsed().as_secs_f64());
-        self.processed(done, batch.len(), started);
+        self.processed(done, size, started);
         Ok(())
     }
 

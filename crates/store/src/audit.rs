@@ -108,11 +108,6 @@ impl Drop for NativeTx<'_> {
     }
 }
 
-/// The work [`Store::audited_on_writer_thread`] runs: a future borrowing
-/// the transaction.
-pub type WriterWork<'t, R, E> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<R, E>> + 't>>;
-
 /// Reads of what an audited transaction has not written, answered without
 /// sqlx (see [`AuditedTx::inline`]).
 pub(crate) enum Inline<'a> {
@@ -234,80 +229,6 @@ impl Store {
             }
         }
         Ok(audited)
-    }
-
-    /// Whether [`Store::audited_on_writer_thread`] is available (SQLite).
-    pub fn has_writer_thread(&self) -> bool {
-        self.native_writer.is_some()
-    }
-
-    /// SQLite: runs `work` in an audited transaction on the writer thread
-    /// (native_writer.rs) and commits it if it succeeds: the BEGIN, the
-    /// work's reads and writes and the COMMIT take ONE hand-off, and the
-    /// reads find the writer's warm page cache. `work`'s awaits must
-    /// complete at once: reads through the transaction ([`AuditedTx::inline`]),
-    /// its writes, or inline reads of the store; nothing that takes the
-    /// writer pool, which this holds. An error without the thread
-    /// (PostgreSQL): use [`Store::begin_audited`].
-    pub async fn audited_on_writer_thread<R, E, W>(
-        &self,
-        checkpoint_every: i64,
-        work: W,
-    ) -> Result<R, E>
-    where
-        R: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-        W: for<'t, 'c> FnOnce(&'t mut AuditedTx<'c>) -> WriterWork<'t, R, E> + Send + 'static,
-    {
-        let Some(writer) = self.native_writer.clone() else {
-            return Err(StoreError::Config("no SQLite writer thread".into()).into());
-        };
-        // The write turn: the writer pool's one connection, held idle while
-        // the job runs, so that sqlx's writer never contends for SQLite's
-        // lock with this thread. It comes back with the result, to be
-        // returned to its pool on the runtime.
-        let turn = self.writer.acquire().await.map_err(StoreError::from)?;
-        let hint = self.audit_head.clone();
-        let bulk_rows = self.bulk_rows(12);
-        let job = writer.run(move |conn| {
-            let out = (|| -> Result<R, E> {
-                crate::native_writer::lock(conn)
-                    .execute_batch("BEGIN IMMEDIATE")
-                    .map_err(StoreError::from)?;
-                let mut tx = AuditedTx {
-                    tx: TxConn::Native(NativeTx { conn, open: true }),
-                    locked: false,
-                    exact: false,
-                    seq: 0,
-                    hash: Vec::new(),
-                    hint: hint.clone(),
-                    appended: false,
-                    checkpoint_every,
-                    backend: crate::Backend::Sqlite,
-                    bulk_rows,
-                    inline: None,
-                };
-                match read_hint(&hint) {
-                    Some((seq, hash)) => {
-                        tx.locked = true;
-                        tx.seq = seq;
-                        tx.hash = hash;
-                    }
-                    None => crate::native_writer::block_on(tx.lock_head())?,
-                }
-                let out = crate::native_writer::block_on(work(&mut tx))?;
-                crate::native_writer::block_on(tx.commit())?;
-                Ok(out)
-            })();
-            (out, turn)
-        });
-        match job.await {
-            Ok((out, _turn)) => out,
-            Err(_) => Err(StoreError::Config(
-                "the transaction on the SQLite writer thread was dropped (it panicked)".into(),
-            )
-            .into()),
-        }
     }
 
     /// Group-commit append: computes the chain from this process's head
@@ -620,6 +541,41 @@ fn ticket_conflict(e: StoreError) -> StoreError {
             StoreError::conflict_or(err, "an audit entry with this ticket")
         }
         other => other,
+    }
+}
+
+impl<'a> AuditedTx<'a> {
+    /// Begins an audited transaction on the writer thread's connection
+    /// (see [`crate::WriterSession::audited`]).
+    pub(crate) fn begin_native(
+        conn: &'a crate::native_writer::WriterConn,
+        hint: HeadHint,
+        checkpoint_every: i64,
+        bulk_rows: usize,
+    ) -> Result<Self, StoreError> {
+        crate::native_writer::lock(conn).execute_batch("BEGIN IMMEDIATE")?;
+        let mut tx = AuditedTx {
+            tx: TxConn::Native(NativeTx { conn, open: true }),
+            locked: false,
+            exact: false,
+            seq: 0,
+            hash: Vec::new(),
+            hint: hint.clone(),
+            appended: false,
+            checkpoint_every,
+            backend: crate::Backend::Sqlite,
+            bulk_rows,
+            inline: None,
+        };
+        match read_hint(&hint) {
+            Some((seq, hash)) => {
+                tx.locked = true;
+                tx.seq = seq;
+                tx.hash = hash;
+            }
+            None => crate::native_writer::block_on(tx.lock_head())?,
+        }
+        Ok(tx)
     }
 }
 

@@ -136,7 +136,10 @@ impl Store {
         }
         let native_writer = match &sqlite_path {
             Some(path) => Some(std::sync::Arc::new(
-                crate::native_writer::NativeWriter::spawn(Path::new(path), 32768)?,
+                // 256 MiB: a pass's reads run here, on the writer's cache
+                // (measured on a 400 MB file: 7,700 -> 8,500 INs/s at 512 MiB
+                // over 32 MiB).
+                crate::native_writer::NativeWriter::spawn(Path::new(path), 262_144)?,
             )),
             None => None,
         };

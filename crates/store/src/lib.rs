@@ -31,8 +31,9 @@ mod registers;
 mod sql;
 pub mod testing;
 mod users;
+mod writer_thread;
 
-pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow, WriterWork};
+pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
 pub use batch::{BatchFileRow, BatchFileSummary, BatchFormRow, FormOutcome, NewBatchForm};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
@@ -49,6 +50,7 @@ pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, OidcFlowRow, 
 pub use registers::IntegrationLookup;
 pub use sql::DeferredWrites;
 pub use users::UserRow;
+pub use writer_thread::{WriteTurn, WriterSession, WriterWork};
 
 use sqlx::AnyPool;
 
