@@ -347,13 +347,24 @@ impl Store {
         ssin: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ReferenceRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM person_references WHERE institution = $1 AND ($2 = '' OR ssin = $2) \
-             ORDER BY registered_at DESC, id LIMIT $3",
-        )
-        .bind(institution.to_owned())
-        .bind(ssin.unwrap_or_default().to_owned())
-        .bind(limit)
+        // Two statements, so that each has its index: the person's
+        // references (by person), or the institution's newest (by
+        // institution and time; an `OR` of both would scan the institution's).
+        let rows = match ssin.filter(|s| !s.is_empty()) {
+            Some(ssin) => sqlx::query(
+                "SELECT * FROM person_references WHERE ssin = $1 AND institution = $2 \
+                 ORDER BY registered_at DESC, id DESC LIMIT $3",
+            )
+            .bind(ssin.to_owned())
+            .bind(institution.to_owned())
+            .bind(limit),
+            None => sqlx::query(
+                "SELECT * FROM person_references WHERE institution = $1 \
+                 ORDER BY registered_at DESC, id DESC LIMIT $2",
+            )
+            .bind(institution.to_owned())
+            .bind(limit),
+        }
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(reference_from).collect::<Result<_, _>>()?)
