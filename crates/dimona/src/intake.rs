@@ -45,11 +45,14 @@ fn lock(intake: &Mutex<Intake>) -> std::sync::MutexGuard<'_, Intake> {
 
 /// What a pass on the writer thread did with the receipts it took.
 struct Taken {
-    receipts: Vec<Receipt>,
+    /// Where each receipt waits for its answer.
+    answers: Vec<Answer>,
     /// Processed on receipt; otherwise stored for the worker (or failed).
     processed: bool,
     result: Result<(), String>,
 }
+
+type Answer = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 type Running = Pin<Box<dyn Future<Output = Option<Taken>> + Send>>;
 
@@ -101,7 +104,7 @@ impl Dimona {
                         // Nothing was queued: answer what waits with the error.
                         let mut i = lock(&intake);
                         i.waiting -= 1;
-                        let failed: Vec<Receipt> = i.receipts.drain(..).collect();
+                        let failed: Vec<Answer> = i.receipts.drain(..).map(|(_, a)| a).collect();
                         drop(i);
                         answer(
                             failed,
@@ -121,11 +124,11 @@ impl Dimona {
                     }
                 } => {
                     running.pop_front();
-                    if let Some(Taken { receipts, processed, result }) = taken {
-                        if !processed && result.is_ok() && !receipts.is_empty() {
+                    if let Some(Taken { answers, processed, result }) = taken {
+                        if !processed && result.is_ok() && !answers.is_empty() {
                             self.queue.stored();
                         }
-                        answer(receipts, result);
+                        answer(answers, result);
                         if !processed {
                             self.wake.notify_one();
                         }
@@ -170,14 +173,15 @@ impl Dimona {
                 let n = i.receipts.len().min(PASS_MAX);
                 i.receipts.drain(..n).collect()
             };
-            if receipts.is_empty() {
+            let (rows, answers): (Vec<NewDeclaration>, Vec<Answer>) = receipts.into_iter().unzip();
+            if rows.is_empty() {
                 return Taken {
-                    receipts,
+                    answers,
                     processed: true,
                     result: Ok(()),
                 };
             }
-            let rows: Vec<NewDeclaration> = receipts.iter().map(|(d, _)| d.clone()).collect();
+            let rows = Arc::new(rows);
             let now = dimona.hub().now().millis();
             let received = now.max(last_received.load(Ordering::Acquire).saturating_add(1));
             last_received.store(received, Ordering::Release);
@@ -186,7 +190,7 @@ impl Dimona {
             // goes to the worker like any failed one.
             let processed = dimona.queue.empty()
                 && match std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    dimona.receive_and_process(session, &rows, received)
+                    dimona.receive_and_process(session, rows.clone(), received)
                 })) {
                     Ok(Ok(())) => true,
                     Ok(Err(e)) => {
@@ -209,7 +213,7 @@ impl Dimona {
                     .map_err(|e| e.to_string())
             };
             Taken {
-                receipts,
+                answers,
                 processed,
                 result,
             }
@@ -217,8 +221,8 @@ impl Dimona {
     }
 }
 
-fn answer(receipts: Vec<Receipt>, result: Result<(), String>) {
-    for (_, done) in receipts {
+fn answer(answers: Vec<Answer>, result: Result<(), String>) {
+    for done in answers {
         let _ = done.send(result.clone());
     }
 }

@@ -566,13 +566,12 @@ impl Dimona {
     pub(crate) fn receive_and_process(
         &self,
         session: &WriterSession<'_>,
-        rows: &[kruispunt_store::NewDeclaration],
+        rows: std::sync::Arc<Vec<kruispunt_store::NewDeclaration>>,
         now: kruispunt_domain::clock::Timestamp,
     ) -> Result<(), HubError> {
         let started = std::time::Instant::now();
         // Owned by the work's future (it may borrow only the transaction).
         let dimona = self.clone();
-        let rows = rows.to_vec();
         let (done, size, (prepared_at, written_at)) = session.audited(
             self.hub().config().checkpoint_every,
             move |tx| -> WriterWork<'_, _, HubError> {

@@ -205,28 +205,16 @@ impl Store {
         } else {
             self.writer.begin().await?
         });
-        let mut audited = AuditedTx {
-            locked: false,
-            exact: false,
-            seq: 0,
-            hash: Vec::new(),
-            hint: self.audit_head.clone(),
-            appended: false,
+        let mut audited = AuditedTx::new(
             tx,
+            self.audit_head.clone(),
             checkpoint_every,
-            backend: self.backend,
-            bulk_rows: self.bulk_rows(12),
-            inline: if sqlite { self.native.clone() } else { None },
-        };
+            self.backend,
+            self.bulk_rows(12),
+            if sqlite { self.native.clone() } else { None },
+        );
         if sqlite {
-            match read_hint(&self.audit_head) {
-                Some((seq, hash)) => {
-                    audited.locked = true;
-                    audited.seq = seq;
-                    audited.hash = hash;
-                }
-                None => audited.lock_head().await?,
-            }
+            audited.head_from_hint().await?;
         }
         Ok(audited)
     }
@@ -554,28 +542,54 @@ impl<'a> AuditedTx<'a> {
         bulk_rows: usize,
     ) -> Result<Self, StoreError> {
         crate::native_writer::lock(conn).execute_batch("BEGIN IMMEDIATE")?;
-        let mut tx = AuditedTx {
-            tx: TxConn::Native(NativeTx { conn, open: true }),
+        let mut tx = AuditedTx::new(
+            TxConn::Native(NativeTx { conn, open: true }),
+            hint,
+            checkpoint_every,
+            crate::Backend::Sqlite,
+            bulk_rows,
+            None,
+        );
+        crate::native_writer::block_on(tx.head_from_hint())?;
+        Ok(tx)
+    }
+
+    fn new(
+        tx: TxConn<'a>,
+        hint: HeadHint,
+        checkpoint_every: i64,
+        backend: crate::Backend,
+        bulk_rows: usize,
+        inline: Option<std::sync::Arc<crate::native::NativeReaders>>,
+    ) -> Self {
+        AuditedTx {
+            tx,
             locked: false,
             exact: false,
             seq: 0,
             hash: Vec::new(),
-            hint: hint.clone(),
+            hint,
             appended: false,
             checkpoint_every,
-            backend: crate::Backend::Sqlite,
+            backend,
             bulk_rows,
-            inline: None,
-        };
-        match read_hint(&hint) {
-            Some((seq, hash)) => {
-                tx.locked = true;
-                tx.seq = seq;
-                tx.hash = hash;
-            }
-            None => crate::native_writer::block_on(tx.lock_head())?,
+            inline,
         }
-        Ok(tx)
+    }
+
+    /// SQLite (the write lock is held since `BEGIN IMMEDIATE`): the head
+    /// is this process's hint when it has one (the trigger checks it at
+    /// the first append), else read.
+    async fn head_from_hint(&mut self) -> Result<(), StoreError> {
+        match read_hint(&self.hint) {
+            Some((seq, hash)) => {
+                self.locked = true;
+                self.seq = seq;
+                self.hash = hash;
+                Ok(())
+            }
+            None => self.lock_head().await,
+        }
     }
 }
 

@@ -89,20 +89,19 @@ pub async fn lock_persons(tx: &mut AuditedTx<'_>, ssins: &[String]) -> Result<()
     lock_persons_in(tx.conn()?, backend, ssins).await
 }
 
+const PERIODS_BY_ID: &str = "SELECT * FROM dimona_periods WHERE period_id IN ";
+const REGISTRATIONS_BY_ID: &str =
+    "SELECT * FROM dimona_daily_registrations WHERE registration_id IN ";
+const ACTIVE_REGISTRATIONS_OF_PERIODS: &str =
+    "SELECT * FROM dimona_daily_registrations WHERE status <> 'cancelled' AND period_id IN ";
+
 /// [`periods_by_id_in`] inside an audited transaction (inline on SQLite:
 /// see [`AuditedTx::inline`]; the pass has written no period yet).
 pub async fn periods_by_id(
     tx: &mut AuditedTx<'_>,
     ids: &[i64],
 ) -> Result<Vec<PeriodRow>, StoreError> {
-    const HEAD: &str = "SELECT * FROM dimona_periods WHERE period_id IN ";
-    match tx.inline() {
-        Some(native) => native.read(|c| rows_with_ids_native(c, HEAD, ids, period_from_native)),
-        None => {
-            let backend = tx.backend();
-            periods_by_id_in(tx.conn()?, backend, ids).await
-        }
-    }
+    rows_with_ids(tx, PERIODS_BY_ID, ids, period_from, period_from_native).await
 }
 
 /// [`daily_registrations_by_id_in`] inside an audited transaction (inline
@@ -111,16 +110,14 @@ pub async fn daily_registrations_by_id(
     tx: &mut AuditedTx<'_>,
     ids: &[i64],
 ) -> Result<Vec<DailyRegistrationRow>, StoreError> {
-    const HEAD: &str = "SELECT * FROM dimona_daily_registrations WHERE registration_id IN ";
-    match tx.inline() {
-        Some(native) => {
-            native.read(|c| rows_with_ids_native(c, HEAD, ids, daily_registration_from_native))
-        }
-        None => {
-            let backend = tx.backend();
-            daily_registrations_by_id_in(tx.conn()?, backend, ids).await
-        }
-    }
+    rows_with_ids(
+        tx,
+        REGISTRATIONS_BY_ID,
+        ids,
+        daily_registration_from,
+        daily_registration_from_native,
+    )
+    .await
 }
 
 /// [`active_daily_registrations_of_periods_in`] inside an audited
@@ -129,14 +126,30 @@ pub async fn active_daily_registrations_of_periods(
     tx: &mut AuditedTx<'_>,
     period_ids: &[i64],
 ) -> Result<Vec<DailyRegistrationRow>, StoreError> {
-    const HEAD: &str =
-        "SELECT * FROM dimona_daily_registrations WHERE status <> 'cancelled' AND period_id IN ";
+    rows_with_ids(
+        tx,
+        ACTIVE_REGISTRATIONS_OF_PERIODS,
+        period_ids,
+        daily_registration_from,
+        daily_registration_from_native,
+    )
+    .await
+}
+
+/// The rows `head` selects for these ids inside an audited transaction:
+/// inline on SQLite, through the transaction's connection otherwise.
+async fn rows_with_ids<T>(
+    tx: &mut AuditedTx<'_>,
+    head: &str,
+    ids: &[i64],
+    from: fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+    from_native: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
     match tx.inline() {
-        Some(native) => native
-            .read(|c| rows_with_ids_native(c, HEAD, period_ids, daily_registration_from_native)),
+        Some(native) => native.read(|c| rows_with_ids_native(c, head, ids, from_native)),
         None => {
             let backend = tx.backend();
-            active_daily_registrations_of_periods_in(tx.conn()?, backend, period_ids).await
+            rows_with_ids_in(tx.conn()?, backend, head, ids, from).await
         }
     }
 }
@@ -170,14 +183,7 @@ pub async fn periods_by_id_in(
     backend: Backend,
     ids: &[i64],
 ) -> Result<Vec<PeriodRow>, StoreError> {
-    rows_with_ids_in(
-        conn,
-        backend,
-        "SELECT * FROM dimona_periods WHERE period_id IN ",
-        ids,
-        period_from,
-    )
-    .await
+    rows_with_ids_in(conn, backend, PERIODS_BY_ID, ids, period_from).await
 }
 
 /// The rows `head` (a statement ending in `… IN `) selects for these ids,
@@ -213,7 +219,7 @@ pub async fn daily_registrations_by_id_in(
     rows_with_ids_in(
         conn,
         backend,
-        "SELECT * FROM dimona_daily_registrations WHERE registration_id IN ",
+        REGISTRATIONS_BY_ID,
         ids,
         daily_registration_from,
     )
@@ -230,7 +236,7 @@ pub async fn active_daily_registrations_of_periods_in(
     rows_with_ids_in(
         conn,
         backend,
-        "SELECT * FROM dimona_daily_registrations WHERE status <> 'cancelled' AND period_id IN ",
+        ACTIVE_REGISTRATIONS_OF_PERIODS,
         period_ids,
         daily_registration_from,
     )

@@ -35,7 +35,7 @@ pub(crate) fn lock(conn: &WriterConn) -> std::sync::MutexGuard<'_, Connection> {
 type Job = Box<dyn FnOnce(&WriterConn) + Send>;
 
 pub(crate) struct NativeWriter {
-    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for NativeWriter {
@@ -81,9 +81,7 @@ impl NativeWriter {
             .map_err(|e| {
                 StoreError::Config(format!("cannot start the SQLite writer thread: {e}"))
             })?;
-        Ok(Self {
-            jobs: std::sync::Mutex::new(tx),
-        })
+        Ok(Self { jobs: tx })
     }
 
     /// Runs `job` on the writer thread; its result arrives on the receiver
@@ -96,11 +94,7 @@ impl NativeWriter {
         let job: Job = Box::new(move |conn| {
             let _ = done.send(job(conn));
         });
-        let _ = self
-            .jobs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .send(job);
+        let _ = self.jobs.send(job);
         result
     }
 }
