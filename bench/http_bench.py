@@ -6,6 +6,7 @@ each real endpoint, several runs each, and reports medians of throughput, p50 an
 p99, plus the ratio to the ceiling. Usage:
 
     python3 bench/http_bench.py [--runs 3] [--duration 10] [--connections 64] [--database URL]
+                                [--only TEXT] [--grow-audit SECONDS]
 
 Needs `wrk` (Debian package). Builds the release binary first.
 """
@@ -173,6 +174,9 @@ def main():
     ap.add_argument("--database", default=None, help="default: a fresh SQLite file")
     ap.add_argument("--rate-limit", type=int, default=0,
                     help="per-client requests/s (default 0: off, the load is one client)")
+    ap.add_argument("--grow-audit", type=int, default=0, metavar="SECONDS",
+                    help="first post hub messages for this long, unmeasured, so that the audit log "
+                         "has grown (its per-person index then costs what it costs in service)")
     ap.add_argument("--only", default=None,
                     help="measure only targets whose name contains this text (the ceiling always runs)")
     args = ap.parse_args()
@@ -217,6 +221,10 @@ def main():
         if args.only:
             targets = targets[:1] + [t for t in targets[1:] if args.only in t[0]]
         results = {t[0]: [] for t in targets}
+        if args.grow_audit:
+            rps, _, _ = wrk(base + "/hub/v1/messages", args.grow_audit, args.connections,
+                            [f"Authorization: Bearer {hub_token}"], script)
+            print(f"# audit log grown by about {rps * args.grow_audit:,.0f} entries first")
         # Read-side targets interleaved (same noise for all); Dimona last,
         # since its declarations leave a processing backlog that would load
         # whatever runs after it.

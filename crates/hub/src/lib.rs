@@ -155,10 +155,32 @@ impl Hub {
         Ok(())
     }
 
-    /// Starts the background work of a server: webhook delivery and
-    /// time-based audit checkpoints.
+    /// Starts the background work of a server: webhook delivery,
+    /// time-based audit checkpoints, and the audit log's index by person.
     pub fn spawn_workers(&self) {
         delivery::spawn(self.clone());
+        let hub = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(AUDIT_INDEX_EVERY).await;
+                // Catch up in runs of bounded size: each holds the write
+                // lock (SQLite) or the progress row (PostgreSQL) only briefly.
+                loop {
+                    match hub
+                        .store()
+                        .index_audit_by_person(AUDIT_INDEX_RUN, AUDIT_INDEX_ROWS_PER_WRITE)
+                        .await
+                    {
+                        Ok(n) if n >= AUDIT_INDEX_RUN => tokio::task::yield_now().await,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "indexing the audit log by person failed");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
         let hub = self.clone();
         tokio::spawn(async move {
             loop {
@@ -171,6 +193,15 @@ impl Hub {
         });
     }
 }
+
+/// How often the audit log's index by person catches up with the log
+/// (see the store's migration 21): the longer, the more of a run's entries
+/// share a page of the index; readers scan what it has not reached yet.
+const AUDIT_INDEX_EVERY: Duration = Duration::from_secs(2);
+/// The most seqs one indexing run covers.
+const AUDIT_INDEX_RUN: i64 = 100_000;
+/// Index rows per write transaction of a run (each holds the write lock).
+const AUDIT_INDEX_ROWS_PER_WRITE: usize = 1_000;
 
 /// A ticket: `T`, the time in milliseconds (12 hex digits), then 80 random
 /// bits (20 hex digits of `random`). Time first, so that the audit log's

@@ -7,6 +7,18 @@ use kruispunt_domain::hub::{AuditCrypto, AuditRecord};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
+/// The seqs of a person's entries of one kind ($1: SSIN, $2: kind): from
+/// the index by person up to where it is built, from the log itself above
+/// (a range of seq: the indexer's lag). One statement, so one snapshot: an
+/// indexer run commits its rows and its progress together, and no entry is
+/// counted twice or missed.
+const PERSON_ENTRIES: &str = "SELECT i.seq AS seq FROM audit_by_person i \
+     WHERE i.ssin = $1 AND i.kind = $2 \
+     AND i.seq <= (SELECT indexed_to FROM audit_index_progress WHERE id = 1) \
+     UNION ALL SELECT t.seq AS seq FROM audit_log t \
+     WHERE t.seq > (SELECT indexed_to FROM audit_index_progress WHERE id = 1) \
+     AND t.ssin = $1 AND t.kind = $2";
+
 /// An entry to append; `seq` and the hash are assigned on append.
 #[derive(Debug, Clone)]
 pub struct AuditDraft {
@@ -336,10 +348,12 @@ impl Store {
         ssin: &str,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM audit_log WHERE ssin = $1 AND kind = 'message' ORDER BY seq DESC LIMIT $2",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT a.* FROM ({}) s JOIN audit_log a ON a.seq = s.seq ORDER BY s.seq DESC LIMIT $3",
+            PERSON_ENTRIES
+        )))
         .bind(ssin.to_owned())
+        .bind("message")
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -352,13 +366,80 @@ impl Store {
     /// How often a person read their own data (`self-access` entries),
     /// and when last (epoch ms).
     pub async fn audit_self_accesses(&self, ssin: &str) -> Result<(i64, Option<i64>), StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MAX(at) AS last FROM audit_log WHERE ssin = $1 AND kind = 'self-access'",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n, MAX(a.at) AS last FROM ({}) s JOIN audit_log a ON a.seq = s.seq",
+            PERSON_ENTRIES
+        )))
         .bind(ssin.to_owned())
+        .bind("self-access")
         .fetch_one(&self.pool)
         .await?;
         Ok((row.try_get("n")?, row.try_get("last")?))
+    }
+
+    /// Moves the audit log's index by person (`audit_by_person`) forward by
+    /// at most `max_entries` seqs, towards the chain head; returns how many
+    /// seqs it covered (0: it was up to date).
+    ///
+    /// The run's entries are read without any lock and sorted by person,
+    /// then written `rows_per_write` at a time, each write its own short
+    /// transaction (a hub group commit waits for one write, not for the
+    /// run), and in person order: a page of the index takes all of the
+    /// run's entries about the people on it in one write. Only then does
+    /// the progress move: until it does, readers take these entries from the
+    /// log (`PERSON_ENTRIES` reads the index only up to the progress), so a
+    /// run cut short by a crash leaves rows that nobody reads and the next
+    /// run writes again (ON CONFLICT DO NOTHING). Concurrent indexers
+    /// (several nodes on one PostgreSQL) write the same rows at worst.
+    pub async fn index_audit_by_person(
+        &self,
+        max_entries: i64,
+        rows_per_write: usize,
+    ) -> Result<i64, StoreError> {
+        let from: i64 = sqlx::query("SELECT indexed_to FROM audit_index_progress WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("indexed_to")?;
+        // The head moves with its entries in one transaction (the trigger),
+        // and appends are serialized by the head: every seq up to the head
+        // read here is committed.
+        let (head, _) = self.audit_head().await?;
+        let to = head.min(from.saturating_add(max_entries.max(1)));
+        if to <= from {
+            return Ok(0);
+        }
+        let rows = sqlx::query(
+            "SELECT ssin, seq, kind FROM audit_log WHERE seq > $1 AND seq <= $2 \
+             AND ssin IS NOT NULL AND kind IN ('message', 'self-access') ORDER BY ssin, seq",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let rows: Vec<(String, i64, String)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get("ssin")?, r.try_get("seq")?, r.try_get("kind")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let per_write = rows_per_write.clamp(1, self.bulk_rows(3));
+        for chunk in rows.chunks(per_write) {
+            let mut sql = Sql::new(
+                self.backend,
+                "INSERT INTO audit_by_person (ssin, seq, kind) ",
+            );
+            sql.rows(chunk.len(), 3)
+                .push(" ON CONFLICT (ssin, seq) DO NOTHING");
+            for (ssin, seq, kind) in chunk {
+                sql.bind(ssin.clone()).bind(*seq).bind(kind.clone());
+            }
+            sql.bound_query().execute(&self.writer).await?;
+        }
+        sqlx::query(
+            "UPDATE audit_index_progress SET indexed_to = $1 WHERE id = 1 AND indexed_to < $1",
+        )
+        .bind(to)
+        .execute(&self.writer)
+        .await?;
+        Ok(to - from)
     }
 
     pub async fn audit_entry_by_ticket(

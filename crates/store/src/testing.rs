@@ -66,6 +66,7 @@ mod tests {
     use kruispunt_domain::clock::Timestamp;
     use kruispunt_domain::hub::AuditCrypto;
     use kruispunt_domain::registers::{EmployerInput, Institution, PersonInput};
+    use sqlx::Row;
 
     fn now() -> Timestamp {
         Timestamp(1_796_000_000_000)
@@ -372,5 +373,104 @@ mod tests {
                 FoldChain.chain(&pair[0].hash, &pair[1].record)
             );
         }
+    }
+
+    /// The access log reads a person's entries from the index by person
+    /// up to where it is built and from the log above: the same answer
+    /// before, during (a run cut short: rows written, progress not moved)
+    /// and after indexing, never an entry twice, and nobody else's.
+    #[tokio::test]
+    async fn a_persons_entries_are_the_same_whatever_the_index_has_reached() {
+        let (store, _) = fresh_store().await.unwrap();
+        let (anna, bert) = ("93051822361", "85073003328");
+        let mut drafts = Vec::new();
+        for i in 0..7 {
+            for (ssin, kind) in [(anna, "message"), (bert, "message"), (anna, "self-access")] {
+                let mut d = draft(&format!("{ssin}-{kind}-{i}"));
+                d.kind = kind.into();
+                d.ssin = Some(ssin.into());
+                d.at = now().millis() + i;
+                drafts.push(d);
+            }
+            // Entries about nobody, and of other kinds, are not indexed.
+            drafts.push(draft(&format!("other-{i}")));
+        }
+        store
+            .append_audit_batch(&drafts, &FoldChain, 0)
+            .await
+            .unwrap();
+        let view = |store: &Store| {
+            let store = store.clone();
+            async move {
+                let messages: Vec<String> = store
+                    .audit_messages_about(anna, 100)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.ticket)
+                    .collect();
+                let own = store.audit_self_accesses(anna).await.unwrap();
+                let three = store.audit_messages_about(anna, 3).await.unwrap().len();
+                (messages, own, three)
+            }
+        };
+        let expected: Vec<String> = (0..7)
+            .rev()
+            .map(|i| format!("{anna}-message-{i}"))
+            .collect();
+        let before = view(&store).await;
+        assert_eq!(before.0, expected, "newest first, only anna's messages");
+        assert_eq!(before.1, (7, Some(now().millis() + 6)));
+        assert_eq!(before.2, 3, "the limit holds");
+
+        // A run cut short: the first index rows are in, the progress is not.
+        store.index_audit_by_person(10, 4).await.unwrap();
+        sqlx::query("UPDATE audit_index_progress SET indexed_to = 0 WHERE id = 1")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        assert_eq!(
+            view(&store).await,
+            before,
+            "rows beyond the progress are not read"
+        );
+
+        // Half the log indexed, then all of it (in runs of 3 rows per write).
+        assert_eq!(store.index_audit_by_person(14, 3).await.unwrap(), 14);
+        assert_eq!(
+            view(&store).await,
+            before,
+            "half from the index, half from the log"
+        );
+        assert_eq!(store.index_audit_by_person(1_000, 3).await.unwrap(), 14);
+        assert_eq!(
+            store.index_audit_by_person(1_000, 3).await.unwrap(),
+            0,
+            "up to date"
+        );
+        assert_eq!(view(&store).await, before, "all from the index");
+        let indexed: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_by_person")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        assert_eq!(
+            indexed, 21,
+            "messages and self-accesses about someone, once each"
+        );
+
+        // New entries after the index: read from the log again.
+        let mut late = draft("late");
+        late.kind = "message".into();
+        late.ssin = Some(anna.into());
+        store
+            .append_audit_batch(&[late], &FoldChain, 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            view(&store).await.0.first().map(String::as_str),
+            Some("late")
+        );
     }
 }
