@@ -422,16 +422,7 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()?;
         let per_write = rows_per_write.clamp(1, self.bulk_rows(3));
         for chunk in rows.chunks(per_write) {
-            let mut sql = Sql::new(
-                self.backend,
-                "INSERT INTO audit_by_person (ssin, seq, kind) ",
-            );
-            sql.rows(chunk.len(), 3)
-                .push(" ON CONFLICT (ssin, seq) DO NOTHING");
-            for (ssin, seq, kind) in chunk {
-                sql.bind(ssin.clone()).bind(*seq).bind(kind.clone());
-            }
-            sql.bound_query().execute(&self.writer).await?;
+            self.write_index_rows(chunk).await?;
         }
         sqlx::query(
             "UPDATE audit_index_progress SET indexed_to = $1 WHERE id = 1 AND indexed_to < $1",
@@ -440,6 +431,49 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(to - from)
+    }
+
+    /// One write of index rows. On SQLite its commit skips the fsync
+    /// (`synchronous = NORMAL` for that statement alone): the rows are
+    /// derived data, read only once the progress has moved, and the
+    /// progress's own commit (FULL) syncs the WAL, and with it every frame
+    /// before. So a write holds the write lock, which every hub group commit
+    /// waits for, only for its inserts. The writer connection is held from
+    /// the switch to NORMAL until FULL is back, so no other commit can run
+    /// unsynced; a connection that cannot be switched back is closed (the
+    /// pool opens its next one with FULL).
+    async fn write_index_rows(&self, rows: &[(String, i64, String)]) -> Result<(), StoreError> {
+        let sqlite = self.backend == crate::Backend::Sqlite;
+        let mut sql = Sql::new(
+            self.backend,
+            if sqlite {
+                "PRAGMA synchronous = NORMAL; INSERT INTO audit_by_person (ssin, seq, kind) "
+            } else {
+                "INSERT INTO audit_by_person (ssin, seq, kind) "
+            },
+        );
+        sql.rows(rows.len(), 3)
+            .push(" ON CONFLICT (ssin, seq) DO NOTHING");
+        for (ssin, seq, kind) in rows {
+            sql.bind(ssin.clone()).bind(*seq).bind(kind.clone());
+        }
+        if !sqlite {
+            sql.bound_query().execute(&self.writer).await?;
+            return Ok(());
+        }
+        sql.push("; PRAGMA synchronous = FULL");
+        let mut conn = self.writer.acquire().await?;
+        let result = sql.bound_query().execute(&mut *conn).await;
+        if result.is_err()
+            && sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut *conn)
+                .await
+                .is_err()
+        {
+            let _ = conn.close().await;
+        }
+        result?;
+        Ok(())
     }
 
     pub async fn audit_entry_by_ticket(

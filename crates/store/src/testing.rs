@@ -449,6 +449,16 @@ mod tests {
             "up to date"
         );
         assert_eq!(view(&store).await, before, "all from the index");
+        if store.backend() == crate::Backend::Sqlite {
+            // The index writes skip their fsync; every other commit must not.
+            let level: i64 = sqlx::query("PRAGMA synchronous")
+                .fetch_one(&store.writer)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            assert_eq!(level, 2, "the writer is back to synchronous = FULL");
+        }
         let indexed: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_by_person")
             .fetch_one(&store.pool)
             .await
