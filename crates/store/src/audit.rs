@@ -9,9 +9,9 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 
 /// The seqs of a person's entries of one kind ($1: SSIN, $2: kind): from
 /// the index by person up to where it is built, from the log itself above
-/// (a range of seq: the indexer's lag). One statement, so one snapshot: an
-/// indexer run commits its rows and its progress together, and no entry is
-/// counted twice or missed.
+/// (a range of seq: the indexer's lag). One statement, so one snapshot of
+/// the progress; index rows above it (a run not finished, or cut short)
+/// are not read, so no entry is counted twice or missed.
 const PERSON_ENTRIES: &str = "SELECT i.seq AS seq FROM audit_by_person i \
      WHERE i.ssin = $1 AND i.kind = $2 \
      AND i.seq <= (SELECT indexed_to FROM audit_index_progress WHERE id = 1) \
