@@ -12,12 +12,16 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 /// (a range of seq: the indexer's lag). One statement, so one snapshot of
 /// the progress; index rows above it (a run not finished, or cut short)
 /// are not read, so no entry is counted twice or missed.
-const PERSON_ENTRIES: &str = "SELECT i.seq AS seq FROM audit_by_person i \
-     WHERE i.ssin = $1 AND i.kind = $2 \
-     AND i.seq <= (SELECT indexed_to FROM audit_index_progress WHERE id = 1) \
-     UNION ALL SELECT t.seq AS seq FROM audit_log t \
-     WHERE t.seq > (SELECT indexed_to FROM audit_index_progress WHERE id = 1) \
-     AND t.ssin = $1 AND t.kind = $2";
+macro_rules! person_entries {
+    () => {
+        "SELECT i.seq AS seq FROM audit_by_person i \
+         WHERE i.ssin = $1 AND i.kind = $2 \
+         AND i.seq <= (SELECT indexed_to FROM audit_index_progress WHERE id = 1) \
+         UNION ALL SELECT t.seq AS seq FROM audit_log t \
+         WHERE t.seq > (SELECT indexed_to FROM audit_index_progress WHERE id = 1) \
+         AND t.ssin = $1 AND t.kind = $2"
+    };
+}
 
 /// An entry to append; `seq` and the hash are assigned on append.
 #[derive(Debug, Clone)]
@@ -348,10 +352,11 @@ impl Store {
         ssin: &str,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT a.* FROM ({}) s JOIN audit_log a ON a.seq = s.seq ORDER BY s.seq DESC LIMIT $3",
-            PERSON_ENTRIES
-        )))
+        let rows = sqlx::query(concat!(
+            "SELECT a.* FROM (",
+            person_entries!(),
+            ") s JOIN audit_log a ON a.seq = s.seq ORDER BY s.seq DESC LIMIT $3"
+        ))
         .bind(ssin.to_owned())
         .bind("message")
         .bind(limit)
@@ -366,10 +371,11 @@ impl Store {
     /// How often a person read their own data (`self-access` entries),
     /// and when last (epoch ms).
     pub async fn audit_self_accesses(&self, ssin: &str) -> Result<(i64, Option<i64>), StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) AS n, MAX(a.at) AS last FROM ({}) s JOIN audit_log a ON a.seq = s.seq",
-            PERSON_ENTRIES
-        )))
+        let row = sqlx::query(concat!(
+            "SELECT COUNT(*) AS n, MAX(a.at) AS last FROM (",
+            person_entries!(),
+            ") s JOIN audit_log a ON a.seq = s.seq"
+        ))
         .bind(ssin.to_owned())
         .bind("self-access")
         .fetch_one(&self.pool)
@@ -387,7 +393,7 @@ impl Store {
     /// run), and in person order: a page of the index takes all of the
     /// run's entries about the people on it in one write. Only then does
     /// the progress move: until it does, readers take these entries from the
-    /// log (`PERSON_ENTRIES` reads the index only up to the progress), so a
+    /// log (`person_entries!` reads the index only up to the progress), so a
     /// run cut short by a crash leaves rows that nobody reads and the next
     /// run writes again (ON CONFLICT DO NOTHING). Concurrent indexers
     /// (several nodes on one PostgreSQL) write the same rows at worst.
@@ -421,7 +427,12 @@ impl Store {
             .map(|r| Ok((r.try_get("ssin")?, r.try_get("seq")?, r.try_get("kind")?)))
             .collect::<Result<_, sqlx::Error>>()?;
         let per_write = rows_per_write.clamp(1, self.bulk_rows(3));
-        for chunk in rows.chunks(per_write) {
+        let mut rows = rows.into_iter();
+        loop {
+            let chunk: Vec<_> = rows.by_ref().take(per_write).collect();
+            if chunk.is_empty() {
+                break;
+            }
             self.write_index_rows(chunk).await?;
         }
         sqlx::query(
@@ -442,7 +453,7 @@ impl Store {
     /// the switch to NORMAL until FULL is back, so no other commit can run
     /// unsynced; a connection that cannot be switched back is closed (the
     /// pool opens its next one with FULL).
-    async fn write_index_rows(&self, rows: &[(String, i64, String)]) -> Result<(), StoreError> {
+    async fn write_index_rows(&self, rows: Vec<(String, i64, String)>) -> Result<(), StoreError> {
         let sqlite = self.backend == crate::Backend::Sqlite;
         let mut sql = Sql::new(
             self.backend,
@@ -455,7 +466,7 @@ impl Store {
         sql.rows(rows.len(), 3)
             .push(" ON CONFLICT (ssin, seq) DO NOTHING");
         for (ssin, seq, kind) in rows {
-            sql.bind(ssin.clone()).bind(*seq).bind(kind.clone());
+            sql.bind(ssin).bind(seq).bind(kind);
         }
         if !sqlite {
             sql.bound_query().execute(&self.writer).await?;
