@@ -27,6 +27,7 @@ mod notifications;
 #[allow(unsafe_code)]
 pub mod page_cache;
 mod portal;
+mod register_cache;
 mod registers;
 mod sql;
 pub mod testing;

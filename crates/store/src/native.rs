@@ -24,6 +24,9 @@ const IDLE: usize = 8;
 pub(crate) struct NativeReaders {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// What the hub's check read of persons and references (its reads go
+    /// through these connections).
+    pub(crate) registers: crate::register_cache::RegisterCache,
 }
 
 impl std::fmt::Debug for NativeReaders {
@@ -37,6 +40,7 @@ impl NativeReaders {
         Self {
             path,
             idle: Mutex::new(Vec::new()),
+            registers: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The authentic-source registers: National Register (and bis register),
 //! employer directory, institutions, sectors and capacity codes.
 
+use crate::register_cache::{CachedReference, Entry};
 use crate::sql::placeholders;
 use crate::{Store, StoreError};
 use kruispunt_domain::clock::{Timestamp, parse_date};
@@ -11,6 +12,7 @@ use kruispunt_domain::registers::{
 use kruispunt_domain::sectors::{CAPACITIES, GENERIC_CAPACITIES, SECTORS};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
+use std::sync::Arc;
 
 const PERSON_COLUMNS: &str = "ssin, last_name, first_name, birth_date, sex, nationality, street, house_number, \
      postal_code, municipality, country, death_date, is_bis, updated_at";
@@ -417,7 +419,9 @@ impl Store {
     }
 
     /// One lookup of [`Store::persons_and_integration`], answered on this
-    /// thread without sqlx (see native.rs). SQLite only.
+    /// thread without sqlx (see native.rs), from memory when the registers
+    /// have not changed since it was last read (register_cache.rs). SQLite
+    /// only.
     pub fn person_and_integration_inline(
         &self,
         l: &IntegrationLookup,
@@ -427,31 +431,73 @@ impl Store {
             .as_ref()
             .ok_or_else(|| StoreError::Config("inline reads exist on SQLite only".into()))?;
         let ssin = l.ssin.to_string();
-        // One statement (one read transaction): the person, if known, and
-        // the integration check, as the batched query does per row.
+        let capacity = i64::from(l.capacity);
+        let answer = |e: &Entry| {
+            (
+                e.person.clone(),
+                e.integrated(&l.institution, capacity, &l.today),
+            )
+        };
+        // One statement: the version, then the person (if known) with every
+        // reference on them, all from one snapshot.
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
-                "SELECT {}, EXISTS (SELECT 1 FROM person_references r \
-                 WHERE r.ssin = v.ssin AND r.institution = ?2 AND r.capacity = ?3 \
-                 AND r.unregistered_at IS NULL AND r.start_date <= ?4 \
-                 AND (r.end_date IS NULL OR r.end_date >= ?4)) \
-                 FROM (SELECT ?1 AS ssin) v LEFT JOIN persons p ON p.ssin = v.ssin",
+                "SELECT {}, r.institution, r.capacity, r.start_date, r.end_date, \
+                 r.unregistered_at IS NOT NULL, \
+                 (SELECT version FROM register_version WHERE id = 1) \
+                 FROM (SELECT ?1 AS ssin) v LEFT JOIN persons p ON p.ssin = v.ssin \
+                 LEFT JOIN person_references r ON r.ssin = v.ssin",
                 prefixed_person_columns()
             )
         });
-        let (person, integrated) = native.read(|conn| {
-            conn.prepare_cached(&SQL)?.query_row(
-                rusqlite::params![ssin, l.institution, i64::from(l.capacity), l.today],
-                |r| {
-                    let person = match r.get::<_, Option<String>>(0)? {
-                        Some(_) => Some(PersonText::from_native(r)?),
-                        None => None,
-                    };
-                    Ok((person, r.get::<_, bool>(PERSON_COLUMN_COUNT)?))
-                },
-            )
+        let read = native.read(|conn| {
+            let version: i64 = conn
+                .prepare_cached("SELECT version FROM register_version WHERE id = 1")?
+                .query_row([], |r| r.get(0))?;
+            if let Some(hit) = native.registers.get(version, &ssin) {
+                return Ok(Err(hit));
+            }
+            let mut stmt = conn.prepare_cached(&SQL)?;
+            let mut rows = stmt.query(rusqlite::params![ssin])?;
+            let mut person = None;
+            let mut references = Vec::new();
+            let mut version = version;
+            while let Some(r) = rows.next()? {
+                const R: usize = PERSON_COLUMN_COUNT;
+                version = r.get(R + 5)?;
+                if person.is_none() && r.get::<_, Option<String>>(0)?.is_some() {
+                    person = Some(PersonText::from_native(r)?);
+                }
+                if let Some(institution) = r.get::<_, Option<String>>(R)? {
+                    references.push(CachedReference {
+                        institution,
+                        capacity: r.get(R + 1)?,
+                        start_date: r.get(R + 2)?,
+                        end_date: r.get(R + 3)?,
+                        removed: r.get(R + 4)?,
+                    });
+                }
+            }
+            Ok(Ok((version, person, references)))
         })?;
-        Ok((person.map(PersonText::into_person).transpose()?, integrated))
+        match read {
+            Err(hit) => Ok(answer(&hit)),
+            Ok((version, person, references)) => {
+                let entry = Arc::new(Entry {
+                    person: person.map(PersonText::into_person).transpose()?,
+                    references,
+                });
+                let out = answer(&entry);
+                native.registers.put(version, ssin, entry);
+                Ok(out)
+            }
+        }
+    }
+
+    /// How many register lookups were answered from memory (SQLite; tests
+    /// and diagnostics).
+    pub fn register_cache_hits(&self) -> u64 {
+        self.native.as_ref().map_or(0, |n| n.registers.hits())
     }
 
     /// A living person with a National Register number (for demo logins).

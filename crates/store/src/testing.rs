@@ -143,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn inline_lookups_answer_as_the_batched_query() {
         use crate::{IntegrationLookup, NewReference};
-        let (store, _) = fresh_store().await.unwrap();
+        let (store, url) = fresh_store().await.unwrap();
         let i = Institution::new("CPAS-LIEGE", "CPAS de Liège", Some(17), None).unwrap();
         store.insert_institution(&i, now()).await.unwrap();
         let person = |ssin: &str| {
@@ -210,6 +210,38 @@ mod tests {
             for (a, expected) in asks.iter().zip(&batched) {
                 assert_eq!(&store.person_and_integration_inline(a).unwrap(), expected);
             }
+            // Asked again: the same answers, from memory.
+            let hits = store.register_cache_hits();
+            for (a, expected) in asks.iter().zip(&batched) {
+                assert_eq!(&store.person_and_integration_inline(a).unwrap(), expected);
+            }
+            assert_eq!(store.register_cache_hits(), hits + asks.len() as u64);
+
+            // Changes made by this process, or by another one (the CLI, a
+            // second server) through a connection of its own, are seen by
+            // the very next lookup.
+            let other = Store::open(&url).await.unwrap();
+            let mut conn = store.writer.acquire().await.unwrap();
+            Store::end_reference_in(&mut conn, "r1", None, 1)
+                .await
+                .unwrap();
+            drop(conn);
+            assert!(!store.person_and_integration_inline(&asks[0]).unwrap().1);
+            other
+                .insert_references(&[reference("r3", "77010100141", None)], false, now())
+                .await
+                .unwrap();
+            assert!(store.person_and_integration_inline(&asks[3]).unwrap().1);
+            let mut renamed = stranger.clone();
+            renamed.last_name = "Janssens".into();
+            other.upsert_person(&renamed, now()).await.unwrap();
+            assert_eq!(
+                store.person_and_integration_inline(&asks[3]).unwrap(),
+                (Some(renamed), true)
+            );
+            let hits = store.register_cache_hits();
+            store.person_and_integration_inline(&asks[3]).unwrap();
+            assert_eq!(store.register_cache_hits(), hits + 1);
         } else {
             assert!(store.person_and_integration_inline(&asks[0]).is_err());
         }

@@ -1,0 +1,191 @@
+//! SQLite only: the persons and their references as the hub's preventive
+//! check last read them, kept in memory and checked against the register
+//! version before each use.
+//!
+//! Why: on SQLite every commit empties the page cache of every other
+//! connection, and the audit log commits hundreds of times a second under
+//! load, so the check's read of a person and their references went back to
+//! the file every time (about nine `pread`s and their decoding: 40 µs, a
+//! quarter of a hub message's cost; docs/benchmarks.md, session 11).
+//!
+//! Why it is never stale: `register_version` (migration 22) is moved by
+//! triggers in the same transaction as any change to `persons` or
+//! `person_references`, by any connection of any process. Every lookup
+//! reads it first (one row on a page nothing else touches: about two page
+//! reads) and uses a cached entry only if it was read at that same version;
+//! a newer version empties the cache. An entry is read in ONE statement
+//! that also returns the version, so its data is at least as new as its
+//! tag: a lookup that reads version V and gets an entry tagged V sees data
+//! no older than V.
+
+use kruispunt_domain::registers::Person;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Beyond this many persons the cache starts again from empty (bounded
+/// memory: an entry is a few hundred bytes).
+const MAX_ENTRIES: usize = 200_000;
+
+/// What the check needs to know about one SSIN.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// `None`: in neither register.
+    pub(crate) person: Option<Person>,
+    pub(crate) references: Vec<CachedReference>,
+}
+
+/// One row of `person_references` about the person, as the check reads it.
+#[derive(Debug)]
+pub(crate) struct CachedReference {
+    pub(crate) institution: String,
+    pub(crate) capacity: i64,
+    pub(crate) start_date: String,
+    pub(crate) end_date: Option<String>,
+    pub(crate) removed: bool,
+}
+
+impl Entry {
+    /// The SQL check's condition: an active reference of `institution` in
+    /// that capacity whose period covers `today` (ISO dates compare as
+    /// text, as SQLite compares them).
+    pub(crate) fn integrated(&self, institution: &str, capacity: i64, today: &str) -> bool {
+        self.references.iter().any(|r| {
+            !r.removed
+                && r.institution == institution
+                && r.capacity == capacity
+                && r.start_date.as_str() <= today
+                && r.end_date.as_deref().is_none_or(|end| end >= today)
+        })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// The register version every entry was read at.
+    version: i64,
+    entries: HashMap<String, Arc<Entry>>,
+}
+
+#[derive(Default)]
+pub(crate) struct RegisterCache {
+    state: Mutex<State>,
+    hits: AtomicU64,
+}
+
+impl std::fmt::Debug for RegisterCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterCache").finish_non_exhaustive()
+    }
+}
+
+impl RegisterCache {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock left a consistent map (every
+        // mutation is a single call): carry on with it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The entry for `ssin` if it was read at `version` (the version the
+    /// caller has just read). A newer version empties the cache.
+    pub(crate) fn get(&self, version: i64, ssin: &str) -> Option<Arc<Entry>> {
+        let mut s = self.state();
+        if version > s.version {
+            s.entries.clear();
+            s.version = version;
+            return None;
+        }
+        if version < s.version {
+            // This caller's read began before a change another has seen.
+            return None;
+        }
+        let hit = s.entries.get(ssin).cloned();
+        if hit.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// Keeps `entry`, read at `version`, unless the cache has moved past it.
+    pub(crate) fn put(&self, version: i64, ssin: String, entry: Arc<Entry>) {
+        let mut s = self.state();
+        if version > s.version {
+            s.entries.clear();
+            s.version = version;
+        }
+        if version < s.version {
+            return;
+        }
+        if s.entries.len() >= MAX_ENTRIES {
+            s.entries.clear();
+        }
+        s.entries.insert(ssin, entry);
+    }
+
+    /// How many lookups were answered from memory (tests, diagnostics).
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(
+        institution: &str,
+        capacity: i64,
+        start: &str,
+        end: Option<&str>,
+    ) -> CachedReference {
+        CachedReference {
+            institution: institution.into(),
+            capacity,
+            start_date: start.into(),
+            end_date: end.map(Into::into),
+            removed: false,
+        }
+    }
+
+    #[test]
+    fn integration_follows_the_period_institution_capacity_and_removal() {
+        let mut e = Entry {
+            person: None,
+            references: vec![reference("CPAS", 1, "2026-01-01", Some("2026-06-30"))],
+        };
+        assert!(e.integrated("CPAS", 1, "2026-01-01"));
+        assert!(e.integrated("CPAS", 1, "2026-06-30"));
+        assert!(!e.integrated("CPAS", 1, "2025-12-31"));
+        assert!(!e.integrated("CPAS", 1, "2026-07-01"));
+        assert!(!e.integrated("CPAS", 2, "2026-03-01"));
+        assert!(!e.integrated("ONEM", 1, "2026-03-01"));
+        e.references[0].end_date = None;
+        assert!(e.integrated("CPAS", 1, "2099-01-01"));
+        e.references[0].removed = true;
+        assert!(!e.integrated("CPAS", 1, "2026-03-01"));
+    }
+
+    #[test]
+    fn an_entry_serves_only_its_own_version() {
+        let c = RegisterCache::default();
+        let entry = || {
+            Arc::new(Entry {
+                person: None,
+                references: vec![],
+            })
+        };
+        c.put(3, "a".into(), entry());
+        assert!(c.get(3, "a").is_some());
+        // An older reader gets nothing and changes nothing.
+        assert!(c.get(2, "a").is_none());
+        assert!(c.get(3, "a").is_some());
+        // An entry read before the cache moved on is not kept.
+        c.put(2, "b".into(), entry());
+        assert!(c.get(3, "b").is_none());
+        // A newer version empties the cache.
+        assert!(c.get(4, "a").is_none());
+        c.put(3, "a".into(), entry());
+        assert!(c.get(4, "a").is_none());
+        assert_eq!(c.hits(), 2);
+    }
+}
