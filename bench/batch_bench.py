@@ -8,7 +8,10 @@ Reports medians of several runs. Usage:
 
     python3 bench/batch_bench.py [--runs 5] [--forms 10000] [--database URL]
 """
-import argparse, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request, urllib.error
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time, urllib.request, urllib.error
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from http_bench import start_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # KP_BIN: a prebuilt binary (A/B comparisons of two builds), not rebuilt.
@@ -16,14 +19,6 @@ BIN = os.environ.get("KP_BIN") or os.path.join(ROOT, "target", "release", "kruis
 
 HEAD = ("<Identification>DIMONA</Identification><FormCreationDate>2026-11-29</FormCreationDate>"
         "<FormCreationHour>10:00:00.000</FormCreationHour><AttestationStatus>0</AttestationStatus><TypeForm>SU</TypeForm>")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def dimona_file(employer, ssins, day):
@@ -74,19 +69,10 @@ def main():
         con.close()
     token = subprocess.run([BIN, "admin", "token", "--employer", str(employer), "--ttl", "3600"], env=env,
                            check=True, capture_output=True, text=True).stdout.strip()
-    port = free_port()
-    server = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=open(os.environ.get("KP_BENCH_STDERR", os.devnull), "w"))
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(BIN, env, stderr=open(os.environ.get("KP_BENCH_STDERR", os.devnull), "w"))
     acrf_ms, total_ms, health_ms = [], [], []
     fetch_ms = []  # the last GET: rendering and sending the NOTIFICATION
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         for run in range(args.runs):
             # A different day per run: no overlap with the previous runs' periods.
             body = dimona_file(employer, ssins, f"2027-01-{run + 1:02d}")

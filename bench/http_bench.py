@@ -49,6 +49,22 @@ def wrk(url, seconds, connections, headers, script=None):
 INSTITUTION = "CPAS-LIEGE"
 
 
+def start_server(binary, env, stderr=subprocess.DEVNULL):
+    """`kruispunt serve` on a free port; returns the process and its base URL once
+    /health answers (or after 10 s)."""
+    port = free_port()
+    server = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=stderr)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, base
+
+
 def hub_script(db, work):
     """A wrk Lua script cycling through identification messages about every
     person the institution is integrated for (from the demo population)."""
@@ -197,17 +213,8 @@ def main():
     employer, dimona = dimona_script(db, work, args.runs)
     employer_token = subprocess.run([BIN, "admin", "token", "--employer", str(employer), "--ttl", "3600"], env=env,
                                     check=True, capture_output=True, text=True).stdout.strip()
-    port = free_port()
-    server = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(BIN, env)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         targets = [
             ("GET /health (trivial ceiling)", "/health", []),
             ("GET /api/v1/whoami (token verification)", "/api/v1/whoami", [f"Authorization: Bearer {token}"]),

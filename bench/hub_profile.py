@@ -13,7 +13,7 @@ shares. Usage (a release binary must exist; KP_BIN picks another, for A/B):
 
 perf writes $WORK/perf.data (WORK defaults to a fresh temporary directory, printed).
 """
-import os, sys, subprocess, time, shutil, tempfile, urllib.request, collections
+import os, sys, subprocess, shutil, tempfile, collections
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import http_bench as hb
 BIN = os.environ.get("KP_BIN") or hb.BIN
@@ -32,12 +32,9 @@ if not DB:
     subprocess.run([BIN, "demo", "--persons", "50000", "--employers", "100"], env=env, check=True, stdout=subprocess.DEVNULL)
 tok = subprocess.run([BIN, "admin", "token", "--institution", hb.INSTITUTION, "--ttl", "3600"], env=env, check=True, capture_output=True, text=True).stdout.strip()
 script = hb.hub_script(db, work)
-port = hb.free_port()
-srv = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL, stderr=open(work+"/err.log","w"))
-base = f"http://127.0.0.1:{port}"
-for _ in range(100):
-    try: urllib.request.urlopen(base + "/health", timeout=1); break
-    except OSError: time.sleep(0.1)
+srv, base = hb.start_server(BIN, env, stderr=open(work + "/err.log", "w"))
+# /proc/*/stat counts CPU time in clock ticks.
+US_PER_TICK = 1e6 / os.sysconf("SC_CLK_TCK")
 def threads(pid):
     out = {}
     for t in os.listdir(f"/proc/{pid}/task"):
@@ -64,9 +61,9 @@ def measure(name, path, hdr, lua, perf=False):
     by = collections.Counter()
     for k,(nm,c) in t1.items():
         by[nm] += c - t0.get(k,(nm,0))[1]
-    cpu = sum(by.values())*10000/n  # ticks of 10ms -> us per request
+    cpu = sum(by.values()) * US_PER_TICK / n
     print(f"{name}: {rps:,.0f}/s p50 {p50:.2f} p99 {p99:.2f}  server {cpu:.0f} us/req  idle {idle:.0%} iowait {iow:.0%}  " +
-          " ".join(f"{k}={v*10000/n:.0f}" for k,v in by.most_common(6)))
+          " ".join(f"{k}={v * US_PER_TICK / n:.0f}" for k,v in by.most_common(6)))
     return rps
 try:
     hdr = [f"Authorization: Bearer {tok}"]

@@ -20,6 +20,7 @@
 
 use kruispunt_domain::registers::Person;
 use std::collections::HashMap;
+#[cfg(test)]
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -67,9 +68,25 @@ struct State {
     entries: HashMap<String, Arc<Entry>>,
 }
 
+impl State {
+    /// Whether what was read at `version` belongs here: a newer version
+    /// empties the cache and becomes its own; an older one (a read that
+    /// began before a change someone else has seen) does not belong.
+    fn admits(&mut self, version: i64) -> bool {
+        if version > self.version {
+            self.entries.clear();
+            self.version = version;
+        }
+        version == self.version
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct RegisterCache {
     state: Mutex<State>,
+    /// Lookups answered from memory: counted in test builds only, to keep
+    /// a shared counter off the hot path.
+    #[cfg(test)]
     hits: AtomicU64,
 }
 
@@ -90,16 +107,11 @@ impl RegisterCache {
     /// caller has just read). A newer version empties the cache.
     pub(crate) fn get(&self, version: i64, ssin: &str) -> Option<Arc<Entry>> {
         let mut s = self.state();
-        if version > s.version {
-            s.entries.clear();
-            s.version = version;
-            return None;
-        }
-        if version < s.version {
-            // This caller's read began before a change another has seen.
+        if !s.admits(version) {
             return None;
         }
         let hit = s.entries.get(ssin).cloned();
+        #[cfg(test)]
         if hit.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
@@ -109,11 +121,7 @@ impl RegisterCache {
     /// Keeps `entry`, read at `version`, unless the cache has moved past it.
     pub(crate) fn put(&self, version: i64, ssin: String, entry: Arc<Entry>) {
         let mut s = self.state();
-        if version > s.version {
-            s.entries.clear();
-            s.version = version;
-        }
-        if version < s.version {
+        if !s.admits(version) {
             return;
         }
         if s.entries.len() >= MAX_ENTRIES {
@@ -122,7 +130,8 @@ impl RegisterCache {
         s.entries.insert(ssin, entry);
     }
 
-    /// How many lookups were answered from memory (tests, diagnostics).
+    /// How many lookups were answered from memory.
+    #[cfg(test)]
     pub(crate) fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }

@@ -91,6 +91,20 @@ fn address_of(parts: [Option<String>; 5]) -> Option<Address> {
     })
 }
 
+/// What the inline lookup found: an entry kept in memory at the current
+/// register version, or the rows it read (at `version`), to be parsed and
+/// kept. Moved once per lookup, never stored: boxing the large variant
+/// would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Looked {
+    Kept(Arc<Entry>),
+    Read {
+        version: i64,
+        person: Option<PersonText>,
+        references: Vec<CachedReference>,
+    },
+}
+
 /// A `persons` row as stored (the [`PERSON_COLUMNS`] in order, `is_bis`
 /// and `updated_at` left out), read by sqlx or by the native reader, then
 /// parsed once into a [`Person`].
@@ -455,13 +469,14 @@ impl Store {
                 .prepare_cached("SELECT version FROM register_version WHERE id = 1")?
                 .query_row([], |r| r.get(0))?;
             if let Some(hit) = native.registers.get(version, &ssin) {
-                return Ok(Err(hit));
+                return Ok(Looked::Kept(hit));
             }
             let mut stmt = conn.prepare_cached(&SQL)?;
             let mut rows = stmt.query(rusqlite::params![ssin])?;
+            // The LEFT JOINs give at least one row; each carries the version.
+            let mut version = version;
             let mut person = None;
             let mut references = Vec::new();
-            let mut version = version;
             while let Some(r) = rows.next()? {
                 const R: usize = PERSON_COLUMN_COUNT;
                 version = r.get(R + 5)?;
@@ -478,11 +493,19 @@ impl Store {
                     });
                 }
             }
-            Ok(Ok((version, person, references)))
+            Ok(Looked::Read {
+                version,
+                person,
+                references,
+            })
         })?;
         match read {
-            Err(hit) => Ok(answer(&hit)),
-            Ok((version, person, references)) => {
+            Looked::Kept(entry) => Ok(answer(&entry)),
+            Looked::Read {
+                version,
+                person,
+                references,
+            } => {
                 let entry = Arc::new(Entry {
                     person: person.map(PersonText::into_person).transpose()?,
                     references,
@@ -494,9 +517,9 @@ impl Store {
         }
     }
 
-    /// How many register lookups were answered from memory (SQLite; tests
-    /// and diagnostics).
-    pub fn register_cache_hits(&self) -> u64 {
+    /// How many register lookups were answered from memory (SQLite).
+    #[cfg(test)]
+    pub(crate) fn register_cache_hits(&self) -> u64 {
         self.native.as_ref().map_or(0, |n| n.registers.hits())
     }
 
