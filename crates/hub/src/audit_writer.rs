@@ -4,12 +4,13 @@
 //! request. No answer leaves before its entry is durable.
 
 use crate::HubError;
+use kruispunt_domain::hub::AuditCrypto;
 use kruispunt_security::audit::HubKey;
-use kruispunt_store::{AuditDraft, Store};
+use kruispunt_store::{Appended, AuditDraft, QueuedAudit, Store};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-type Job = (AuditDraft, oneshot::Sender<Result<i64, String>>);
+type Job = (QueuedAudit, oneshot::Sender<Result<Appended, String>>);
 
 #[derive(Clone)]
 pub struct AuditWriter {
@@ -21,6 +22,7 @@ impl AuditWriter {
         let (tx, mut rx) = mpsc::channel::<Job>(max_batch * 4);
         // One statement per batch: stay within the backend's parameter budget.
         let max_batch = max_batch.min(store.audit_batch_limit()).max(1);
+        let crypto: Arc<dyn AuditCrypto> = key;
         tokio::spawn(async move {
             let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
             while let Some(first) = rx.recv().await {
@@ -31,21 +33,21 @@ impl AuditWriter {
                         Err(_) => break,
                     }
                 }
-                let drafts: Vec<AuditDraft> = batch.iter().map(|(d, _)| d.clone()).collect();
-                metrics::histogram!("audit_batch_size").record(drafts.len() as f64);
+                let (entries, waiting): (Vec<QueuedAudit>, Vec<_>) = batch.drain(..).unzip();
+                metrics::histogram!("audit_batch_size").record(entries.len() as f64);
                 let result = store
-                    .append_audit_batch(&drafts, key.as_ref(), checkpoint_every)
+                    .append_audit_batch(&entries, crypto.clone(), checkpoint_every)
                     .await;
                 match result {
-                    Ok(seqs) => {
-                        for ((_, done), seq) in batch.drain(..).zip(seqs) {
-                            let _ = done.send(Ok(seq));
+                    Ok(appended) => {
+                        for (done, a) in waiting.into_iter().zip(appended) {
+                            let _ = done.send(Ok(a));
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, entries = batch.len(), "audit append failed; the requests get an error");
+                        tracing::error!(error = %e, entries = waiting.len(), "audit append failed; the requests get an error");
                         let msg = e.to_string();
-                        for (_, done) in batch.drain(..) {
+                        for done in waiting {
                             let _ = done.send(Err(msg.clone()));
                         }
                     }
@@ -57,9 +59,21 @@ impl AuditWriter {
 
     /// Appends `draft` and waits until it is durable; returns its seq.
     pub async fn append(&self, draft: AuditDraft) -> Result<i64, HubError> {
+        match self.append_queued(draft.into()).await? {
+            Appended::At(seq) => Ok(seq),
+            // Only entries decided on a register version can be refused.
+            Appended::Stale => Err(HubError::Internal(
+                "an unconditional audit entry was refused as stale".into(),
+            )),
+        }
+    }
+
+    /// Appends `entry` and waits until it is durable, or until it is
+    /// refused because the registers changed since `entry.registers_at`.
+    pub async fn append_queued(&self, entry: QueuedAudit) -> Result<Appended, HubError> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send((draft, done))
+            .send((entry, done))
             .await
             .map_err(|_| HubError::AuditUnavailable("the audit writer stopped".into()))?;
         wait.await

@@ -10,7 +10,7 @@
 
 use crate::HubError;
 use kruispunt_domain::registers::Person;
-use kruispunt_store::{IntegrationLookup, Store};
+use kruispunt_store::{InlineLookup, IntegrationLookup, Store};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -77,15 +77,19 @@ impl Lookups {
     }
 
     /// The person (if the register knows the SSIN) and whether the
-    /// institution is integrated on them in that capacity today.
+    /// institution is integrated on them in that capacity today; on
+    /// SQLite possibly from memory, with the register version to append
+    /// the decision's audit entry with (see `InlineLookup`), unless
+    /// `fresh`.
     pub(crate) async fn person_and_integration(
         &self,
         ask: IntegrationLookup,
-    ) -> Result<(Option<Person>, bool), HubError> {
+        fresh: bool,
+    ) -> Result<InlineLookup, HubError> {
         let tx = match self {
             Self::Inline(store) => {
                 return store
-                    .person_and_integration_inline(&ask)
+                    .person_and_integration_inline(&ask, fresh)
                     .map_err(|e| HubError::Internal(format!("register lookup failed: {e}")));
             }
             Self::Batched(tx) => tx,
@@ -93,8 +97,14 @@ impl Lookups {
         let stopped = || HubError::Internal("the lookup collector stopped".into());
         let (done, wait) = oneshot::channel();
         tx.send((ask, done)).await.map_err(|_| stopped())?;
-        wait.await
+        let (person, integrated) = wait
+            .await
             .map_err(|_| stopped())?
-            .map_err(|e| HubError::Internal(format!("register lookup failed: {e}")))
+            .map_err(|e| HubError::Internal(format!("register lookup failed: {e}")))?;
+        Ok(InlineLookup {
+            person,
+            integrated,
+            registers_at: None,
+        })
     }
 }

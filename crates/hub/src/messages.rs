@@ -7,8 +7,9 @@ use kruispunt_domain::hub::{HubCode, INTERNAL_SERVICES, is_person_service, valid
 use kruispunt_domain::ids::{EmployerId, EnterpriseNumber, Ssin};
 use kruispunt_domain::registers::{InstitutionCode, Person};
 use kruispunt_security::audit::sha256;
-use kruispunt_store::{AuditDraft, IntegrationLookup};
-use serde::Deserialize;
+use kruispunt_store::{Appended, AuditDraft, IntegrationLookup, QueuedAudit};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 /// The message as sent (fields parsed here, so errors name them).
@@ -49,7 +50,8 @@ impl Refusal {
 pub enum MessageOutcome {
     Answered {
         ticket: String,
-        answer: Value,
+        /// The answer's JSON, exactly as digested in the audit entry.
+        answer: Box<RawValue>,
     },
     Refused {
         ticket: String,
@@ -57,10 +59,7 @@ pub enum MessageOutcome {
         message: String,
     },
     /// The authentic source knows nothing under this key.
-    NotFound {
-        ticket: String,
-        message: String,
-    },
+    NotFound { ticket: String, message: String },
     /// An external provider failed (`timeout`: it did not answer in time).
     ProviderFailed {
         ticket: String,
@@ -69,22 +68,63 @@ pub enum MessageOutcome {
     },
 }
 
-pub fn identification(p: &Person) -> Value {
-    let mut v = json!({
-        "ssin": p.ssin.to_string(),
-        "familyName": p.last_name,
-        "givenName": p.first_name,
-        "birthDate": p.birth_date.map(format_date),
-        "gender": p.sex.map(|s| s.code()),
-        "nationality": p.nationality.map(|n| n.as_str().to_owned()),
-    });
-    if let Some(a) = &p.address {
-        v["address"] = json!({"street": a.street, "houseNumber": a.house_number, "postalCode": a.postal_code, "municipality": a.municipality, "country": a.country});
+/// The `identification` answer: the person as the National Register holds
+/// them. Serialized straight to the bytes that are digested, audited and
+/// sent (no `Value` in between); `address` and `deathDate` only when known.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentificationAnswer<'a> {
+    ssin: String,
+    family_name: &'a str,
+    given_name: &'a str,
+    birth_date: Option<String>,
+    gender: Option<&'static str>,
+    nationality: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<AddressAnswer<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    death_date: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AddressAnswer<'a> {
+    street: &'a str,
+    house_number: &'a str,
+    postal_code: &'a str,
+    municipality: &'a str,
+    country: &'a str,
+}
+
+impl<'a> IdentificationAnswer<'a> {
+    pub fn of(p: &'a Person) -> Self {
+        IdentificationAnswer {
+            ssin: p.ssin.to_string(),
+            family_name: &p.last_name,
+            given_name: &p.first_name,
+            birth_date: p.birth_date.map(format_date),
+            gender: p.sex.map(|s| s.code()),
+            nationality: p.nationality.as_ref().map(|n| n.as_str()),
+            address: p.address.as_ref().map(|a| AddressAnswer {
+                street: &a.street,
+                house_number: &a.house_number,
+                postal_code: &a.postal_code,
+                municipality: &a.municipality,
+                country: &a.country,
+            }),
+            death_date: p.death_date.map(format_date),
+        }
     }
-    if let Some(d) = p.death_date {
-        v["deathDate"] = json!(format_date(d));
-    }
-    v
+}
+
+/// The `identification` answer as JSON text (also the data of a register
+/// change's notification).
+pub fn identification(p: &Person) -> Result<Box<RawValue>, HubError> {
+    raw(&IdentificationAnswer::of(p))
+}
+
+fn raw<T: Serialize + ?Sized>(v: &T) -> Result<Box<RawValue>, HubError> {
+    serde_json::value::to_raw_value(v).map_err(|e| HubError::Internal(e.to_string()))
 }
 
 struct Checked {
@@ -162,170 +202,206 @@ impl Hub {
 
         let ticket = self.ticket();
         let today = self.today();
-        let mut draft = AuditDraft {
+        let at = self.now().millis();
+        let draft = |outcome: &str, answer_digest: Option<Vec<u8>>| AuditDraft {
             ticket: ticket.clone(),
-            at: self.now().millis(),
+            at,
             kind: "message".into(),
             actor: format!("institution:{institution}"),
             service: Some(c.service.clone()),
             purpose: Some(c.purpose.clone()),
             ssin: c.ssin.map(|s| s.to_string()),
-            outcome: String::new(),
+            outcome: outcome.into(),
             detail: None,
-            answer_digest: None,
+            answer_digest,
         };
 
         // (a) authorization: public, granted by the committee.
         let authorization = self
             .authorization_for(institution.as_str(), &c.service, &c.purpose, &today)
             .await?;
-        // (b) integration: the requester holds a file on this person in the
-        // capacity it claims as purpose, for a period covering today. For
-        // identification, the check and the register lookup share one query.
         let capacity = c.purpose.parse::<u16>().ok();
-        let mut person_found: Option<Option<Person>> = None;
-        let refusal = match (authorization, c.ssin) {
-            (None, _) => Some(Refusal::NotAuthorized),
-            (Some((_, true)), Some(ssin)) => {
-                let integrated = match capacity {
-                    None => false,
-                    Some(cap) if c.service == "identification" => {
-                        let (person, integrated) = self
-                            .0
-                            .lookups
-                            .person_and_integration(IntegrationLookup {
-                                ssin,
-                                institution: institution.as_str().to_owned(),
-                                capacity: cap,
-                                today: today.clone(),
-                            })
-                            .await?;
-                        person_found = Some(person);
-                        integrated
-                    }
-                    Some(cap) => {
-                        self.store()
-                            .has_active_reference(
-                                institution.as_str(),
-                                &ssin.to_string(),
-                                cap,
-                                &today,
-                            )
-                            .await?
-                    }
-                };
-                (!integrated).then_some(Refusal::NotIntegrated)
-            }
-            (Some(_), _) => None,
-        };
-        if let Some(refusal) = refusal {
-            draft.outcome = refusal.reason().into();
-            self.0.audit.append(draft).await?;
-            metrics::counter!("hub_messages_total", "service" => c.service.clone(), "outcome" => refusal.reason()).increment(1);
-            let message = match refusal {
-                Refusal::NotAuthorized => format!(
-                    "{institution} holds no valid authorization for service {} with purpose {}",
-                    c.service, c.purpose
-                ),
-                Refusal::NotIntegrated => format!(
-                    "{institution} holds no active reference on this person with capacity {}",
-                    c.purpose
-                ),
+        // An identification check may be answered from the register cache
+        // (SQLite): its audit entry is then appended only if the registers
+        // have not changed since, else the message is decided again on a
+        // fresh read (at most once more: a fresh read needs no condition).
+        let mut fresh = false;
+        loop {
+            // (b) integration: the requester holds a file on this person in
+            // the capacity it claims as purpose, for a period covering
+            // today. For identification, the check and the register lookup
+            // share one read.
+            let mut person_found: Option<Option<Person>> = None;
+            let mut registers_at = None;
+            let refusal = match (&authorization, c.ssin) {
+                (None, _) => Some(Refusal::NotAuthorized),
+                (Some((_, true)), Some(ssin)) => {
+                    let integrated = match capacity {
+                        None => false,
+                        Some(cap) if c.service == "identification" => {
+                            let looked = self
+                                .0
+                                .lookups
+                                .person_and_integration(
+                                    IntegrationLookup {
+                                        ssin,
+                                        institution: institution.as_str().to_owned(),
+                                        capacity: cap,
+                                        today: today.clone(),
+                                    },
+                                    fresh,
+                                )
+                                .await?;
+                            person_found = Some(looked.person);
+                            registers_at = looked.registers_at;
+                            looked.integrated
+                        }
+                        Some(cap) => {
+                            self.store()
+                                .has_active_reference(
+                                    institution.as_str(),
+                                    &ssin.to_string(),
+                                    cap,
+                                    &today,
+                                )
+                                .await?
+                        }
+                    };
+                    (!integrated).then_some(Refusal::NotIntegrated)
+                }
+                (Some(_), _) => None,
             };
-            return Ok(MessageOutcome::Refused {
-                ticket,
-                refusal,
-                message,
-            });
-        }
+            if let Some(refusal) = refusal {
+                let entry = QueuedAudit {
+                    draft: draft(refusal.reason(), None),
+                    registers_at,
+                };
+                if self.0.audit.append_queued(entry).await? == Appended::Stale {
+                    fresh = true;
+                    continue;
+                }
+                metrics::counter!("hub_messages_total", "service" => c.service.clone(), "outcome" => refusal.reason()).increment(1);
+                let message = match refusal {
+                    Refusal::NotAuthorized => format!(
+                        "{institution} holds no valid authorization for service {} with purpose {}",
+                        c.service, c.purpose
+                    ),
+                    Refusal::NotIntegrated => format!(
+                        "{institution} holds no active reference on this person with capacity {}",
+                        c.purpose
+                    ),
+                };
+                return Ok(MessageOutcome::Refused {
+                    ticket,
+                    refusal,
+                    message,
+                });
+            }
 
-        // Routing to the authentic source.
-        let routed: Result<Value, MessageOutcome> = match (c.service.as_str(), &external) {
-            ("identification", _) => match c.ssin {
-                Some(ssin) => match match person_found {
-                    Some(p) => p,
-                    None => self.store().person(&ssin).await?,
-                } {
-                    Some(p) => Ok(identification(&p)),
+            // Routing to the authentic source.
+            let routed: Result<Box<RawValue>, MessageOutcome> = match (c.service.as_str(), &external) {
+                ("identification", _) => match c.ssin {
+                    Some(ssin) => match match person_found {
+                        Some(p) => p,
+                        None => self.store().person(&ssin).await?,
+                    } {
+                        Some(p) => Ok(identification(&p)?),
+                        None => Err(MessageOutcome::NotFound {
+                            ticket: ticket.clone(),
+                            message: "no person with this SSIN in the National Register or the bis register"
+                                .into(),
+                        }),
+                    },
                     None => Err(MessageOutcome::NotFound {
                         ticket: ticket.clone(),
-                        message:
-                            "no person with this SSIN in the National Register or the bis register"
-                                .into(),
+                        message: "no SSIN".into(),
                     }),
                 },
-                None => Err(MessageOutcome::NotFound {
-                    ticket: ticket.clone(),
-                    message: "no SSIN".into(),
-                }),
-            },
-            ("employment", _) => Ok(json!({
-                "ssin": c.ssin.map(|s| s.to_string()),
-                "periods": self.employment_periods(c.ssin).await?,
-            })),
-            ("employer", _) => {
-                let found = match employer_key {
-                    Some(EmployerKey::Id(id)) => self.store().employer(id).await?,
-                    Some(EmployerKey::Enterprise(en)) => {
-                        self.store().employer_by_enterprise(en).await?
+                ("employment", _) => Ok(raw(&json!({
+                    "ssin": c.ssin.map(|s| s.to_string()),
+                    "periods": self.employment_periods(c.ssin).await?,
+                }))?),
+                ("employer", _) => {
+                    let found = match employer_key {
+                        Some(EmployerKey::Id(id)) => self.store().employer(id).await?,
+                        Some(EmployerKey::Enterprise(en)) => {
+                            self.store().employer_by_enterprise(en).await?
+                        }
+                        None => None,
+                    };
+                    match found {
+                        Some(e) => Ok(raw(&json!({
+                            "employerId": e.employer_id.value(),
+                            "enterpriseNumber": e.enterprise_number.to_string(),
+                            "name": e.name,
+                            "jointCommittee": e.joint_committee,
+                            "active": e.active,
+                        }))?),
+                        None => Err(MessageOutcome::NotFound {
+                            ticket: ticket.clone(),
+                            message: "no employer with this number in the employer directory"
+                                .into(),
+                        }),
                     }
-                    None => None,
-                };
-                match found {
-                    Some(e) => Ok(json!({
-                        "employerId": e.employer_id.value(),
-                        "enterpriseNumber": e.enterprise_number.to_string(),
-                        "name": e.name,
-                        "jointCommittee": e.joint_committee,
-                        "active": e.active,
-                    })),
-                    None => Err(MessageOutcome::NotFound {
-                        ticket: ticket.clone(),
-                        message: "no employer with this number in the employer directory".into(),
-                    }),
                 }
-            }
-            (_, Some((provider, endpoint))) => {
-                self.forward(
-                    endpoint,
-                    provider,
-                    &ticket,
-                    &c.service,
-                    &c.purpose,
-                    c.ssin,
-                    institution,
-                    req.body.clone(),
-                )
-                .await
-            }
-            _ => return Err(HubError::UnknownService),
-        };
+                // Never decided on a register version, so never repeated.
+                (_, Some((provider, endpoint))) => {
+                    self.forward(
+                        endpoint,
+                        provider,
+                        &ticket,
+                        &c.service,
+                        &c.purpose,
+                        c.ssin,
+                        institution,
+                        req.body.clone(),
+                    )
+                    .await
+                    .and_then(|answer| {
+                        raw(&answer).map_err(|e| MessageOutcome::ProviderFailed {
+                            ticket: ticket.clone(),
+                            timeout: false,
+                            message: e.to_string(),
+                        })
+                    })
+                }
+                _ => return Err(HubError::UnknownService),
+            };
 
-        let outcome = match routed {
-            Ok(answer) => {
-                let bytes =
-                    serde_json::to_vec(&answer).map_err(|e| HubError::Internal(e.to_string()))?;
-                draft.outcome = "forwarded".into();
-                draft.answer_digest = Some(sha256(&bytes));
-                MessageOutcome::Answered { ticket, answer }
+            let (outcome, label, digest) = match routed {
+                Ok(answer) => {
+                    let digest = sha256(answer.get().as_bytes());
+                    (
+                        MessageOutcome::Answered {
+                            ticket: ticket.clone(),
+                            answer,
+                        },
+                        "forwarded",
+                        Some(digest),
+                    )
+                }
+                Err(other) => {
+                    let label = match &other {
+                        MessageOutcome::NotFound { .. } => "not-found",
+                        MessageOutcome::ProviderFailed { timeout: true, .. } => "provider-timeout",
+                        _ => "provider-failed",
+                    };
+                    (other, label, None)
+                }
+            };
+            let entry = QueuedAudit {
+                draft: draft(label, digest),
+                registers_at,
+            };
+            if self.0.audit.append_queued(entry).await? == Appended::Stale {
+                fresh = true;
+                continue;
             }
-            Err(other) => {
-                draft.outcome = match &other {
-                    MessageOutcome::NotFound { .. } => "not-found".into(),
-                    MessageOutcome::ProviderFailed { timeout: true, .. } => {
-                        "provider-timeout".into()
-                    }
-                    _ => "provider-failed".into(),
-                };
-                other
-            }
-        };
-        let label = draft.outcome.clone();
-        self.0.audit.append(draft).await?;
-        metrics::counter!("hub_messages_total", "service" => c.service, "outcome" => label)
-            .increment(1);
-        metrics::histogram!("hub_message_seconds").record(started.elapsed().as_secs_f64());
-        Ok(outcome)
+            metrics::counter!("hub_messages_total", "service" => c.service, "outcome" => label)
+                .increment(1);
+            metrics::histogram!("hub_message_seconds").record(started.elapsed().as_secs_f64());
+            return Ok(outcome);
+        }
     }
 
     /// The person's Dimona periods at every employer (the `employment`

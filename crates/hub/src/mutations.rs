@@ -18,7 +18,7 @@ impl Hub {
     ) -> Result<Vec<String>, HubError> {
         let now = self.now();
         let ticket = self.ticket();
-        let data = identification(person).to_string();
+        let data = identification(person)?.get().to_owned();
         let mut tx = self
             .store()
             .begin_audited(self.config().checkpoint_every)

@@ -167,11 +167,11 @@ fn entry_from(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
 /// The audit chain head (seq, hash) as this process last committed it.
 pub(crate) type HeadHint = std::sync::Arc<std::sync::Mutex<Option<(i64, Vec<u8>)>>>;
 
-fn read_hint(hint: &HeadHint) -> Option<(i64, Vec<u8>)> {
+pub(crate) fn read_hint(hint: &HeadHint) -> Option<(i64, Vec<u8>)> {
     hint.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-fn set_hint(hint: &HeadHint, head: Option<(i64, Vec<u8>)>) {
+pub(crate) fn set_hint(hint: &HeadHint, head: Option<(i64, Vec<u8>)>) {
     *hint.lock().unwrap_or_else(|p| p.into_inner()) = head;
 }
 
@@ -189,7 +189,7 @@ fn stale_hint(e: &StoreError) -> bool {
 
 /// The trigger refused entries that do not extend the head, or another
 /// writer took their seqs first.
-fn head_moved(e: &StoreError) -> bool {
+pub(crate) fn head_moved(e: &StoreError) -> bool {
     match e {
         StoreError::Database(sqlx::Error::Database(e)) => {
             e.message().contains("audit chain head moved") || e.is_unique_violation()
@@ -233,71 +233,6 @@ impl Store {
             audited.head_from_hint().await?;
         }
         Ok(audited)
-    }
-
-    /// Group-commit append: computes the chain from this process's head
-    /// hint (read when there is none) and writes the entries with ONE
-    /// autocommitted multi-row INSERT; a trigger moves the head row and
-    /// refuses the statement if the head moved meanwhile (another process
-    /// appended), in which case the head is reloaded and the batch
-    /// recomputed.
-    ///
-    /// `drafts` must fit one statement: see [`Store::audit_batch_limit`].
-    pub async fn append_audit_batch(
-        &self,
-        drafts: &[AuditDraft],
-        crypto: &dyn AuditCrypto,
-        checkpoint_every: i64,
-    ) -> Result<Vec<i64>, StoreError> {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            // Hold a writer connection across reading the head and writing:
-            // on SQLite (one writer connection) nothing else in this process
-            // can append in between, so a retry only happens when another
-            // process wrote.
-            let mut conn = self.writer.acquire().await?;
-            let (mut seq, mut hash) = match read_hint(&self.audit_head) {
-                Some(h) => h,
-                None => {
-                    let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    (r.try_get("seq")?, r.try_get("hash")?)
-                }
-            };
-            let mut rows: Vec<(AuditRecord, Vec<u8>)> = Vec::with_capacity(drafts.len());
-            for d in drafts {
-                let record = record_of(d, seq + 1);
-                let h = crypto.chain(&hash, &record);
-                seq = record.seq;
-                hash = h.clone();
-                rows.push((record, h));
-            }
-            match insert_entries(&mut *conn, self.backend, &rows).await {
-                Ok(()) => {
-                    set_hint(&self.audit_head, Some((seq, hash)));
-                    for (r, h) in &rows {
-                        if checkpoint_every > 0 && r.seq % checkpoint_every == 0 {
-                            insert_checkpoint(&mut conn, self.backend, r.seq, h, r.at, crypto)
-                                .await?;
-                        }
-                    }
-                    return Ok(rows.iter().map(|(r, _)| r.seq).collect());
-                }
-                // The head moved (trigger) or another writer took these seqs
-                // (primary key): recompute from the fresh head.
-                Err(e) if attempts < 50 && head_moved(&e) => {
-                    set_hint(&self.audit_head, None);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// The largest batch [`Store::append_audit_batch`] writes in one statement.
-    pub fn audit_batch_limit(&self) -> usize {
-        self.bulk_rows(12)
     }
 
     /// Signs a checkpoint at the current head if the head moved since the
@@ -556,7 +491,7 @@ impl Store {
     }
 }
 
-async fn insert_checkpoint(
+pub(crate) async fn insert_checkpoint(
     conn: &mut AnyConnection,
     backend: crate::Backend,
     seq: i64,
@@ -592,7 +527,7 @@ fn checkpoint_sql(
     sql
 }
 
-fn record_of(d: &AuditDraft, seq: i64) -> AuditRecord {
+pub(crate) fn record_of(d: &AuditDraft, seq: i64) -> AuditRecord {
     AuditRecord {
         seq,
         ticket: d.ticket.clone(),
@@ -610,7 +545,7 @@ fn record_of(d: &AuditDraft, seq: i64) -> AuditRecord {
 
 /// One multi-row INSERT of chained entries (the caller keeps it within the
 /// backend's parameter budget).
-async fn insert_entries<'c, E>(
+pub(crate) async fn insert_entries<'c, E>(
     executor: E,
     backend: crate::Backend,
     rows: &[(AuditRecord, Vec<u8>)],

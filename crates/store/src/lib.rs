@@ -8,6 +8,7 @@
 //! `migrations/postgres` and are embedded in the binary.
 
 mod audit;
+mod audit_batch;
 mod batch;
 mod checkpoint;
 mod clients;
@@ -35,6 +36,7 @@ mod users;
 mod writer_thread;
 
 pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
+pub use audit_batch::{Appended, QueuedAudit};
 pub use batch::{BatchFileRow, BatchFileSummary, BatchFormRow, FormOutcome, NewBatchForm};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};
@@ -48,7 +50,7 @@ pub use network::{
 pub use notice_webhooks::{EmployerWebhookRow, NoticeDelivery};
 pub use notifications::{Delivery, Notification, PersonChange};
 pub use portal::{CorrectionRow, DailyDeclarations, HourlyMessages, OidcFlowRow, SessionRow};
-pub use registers::IntegrationLookup;
+pub use registers::{InlineLookup, IntegrationLookup};
 pub use sql::DeferredWrites;
 pub use users::UserRow;
 pub use writer_thread::{WriteTurn, WriterSession, WriterWork};

@@ -1,6 +1,5 @@
 //! SQLite only: the persons and their references as the hub's preventive
-//! check last read them, kept in memory and checked against the register
-//! version before each use.
+//! check last read them, kept in memory.
 //!
 //! Why: on SQLite every commit empties the page cache of every other
 //! connection, and the audit log commits hundreds of times a second under
@@ -8,15 +7,23 @@
 //! the file every time (about nine `pread`s and their decoding: 40 µs, a
 //! quarter of a hub message's cost; docs/benchmarks.md, session 11).
 //!
-//! Why it is never stale: `register_version` (migration 22) is moved by
-//! triggers in the same transaction as any change to `persons` or
-//! `person_references`, by any connection of any process. Every lookup
-//! reads it first (one row on a page nothing else touches: about two page
-//! reads) and uses a cached entry only if it was read at that same version;
-//! a newer version empties the cache. An entry is read in ONE statement
-//! that also returns the version, so its data is at least as new as its
-//! tag: a lookup that reads version V and gets an entry tagged V sees data
-//! no older than V.
+//! Why an answer from here is never acted on stale: `register_version`
+//! (migration 22) is moved by triggers in the same transaction as any
+//! change to `persons` or `person_references`, by any connection of any
+//! process. Every entry is read in ONE statement that also returns the
+//! version, and all kept entries were read at the same version. A lookup
+//! answered from here carries that version, and the audit entry of the
+//! message it decides is appended only if the version is still current
+//! inside the append's write transaction (`Store::append_audit_batch`);
+//! otherwise the message is decided again on a fresh read. No answer
+//! leaves before its audit entry is durable, so every answer matches the
+//! registers as they stood at its audit commit. The append also tells the
+//! cache the version it read, and a newer one empties the cache.
+//!
+//! (Session 11 read the version before every lookup instead: a read
+//! transaction with its shared-memory locks and a `pread`, ~10 µs a
+//! message. The append reads it once per group commit, on the writer's
+//! warm cache.)
 
 use kruispunt_domain::registers::Person;
 use std::collections::HashMap;
@@ -103,19 +110,22 @@ impl RegisterCache {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The entry for `ssin` if it was read at `version` (the version the
-    /// caller has just read). A newer version empties the cache.
-    pub(crate) fn get(&self, version: i64, ssin: &str) -> Option<Arc<Entry>> {
-        let mut s = self.state();
-        if !s.admits(version) {
-            return None;
-        }
-        let hit = s.entries.get(ssin).cloned();
+    /// The entry for `ssin` with the register version it was read at
+    /// (to be checked when the message's audit entry is appended).
+    pub(crate) fn get(&self, ssin: &str) -> Option<(i64, Arc<Entry>)> {
+        let s = self.state();
+        let hit = s.entries.get(ssin).map(|e| (s.version, e.clone()));
         #[cfg(test)]
         if hit.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
         hit
+    }
+
+    /// The registers are at `version` (read by a writer): a newer version
+    /// empties the cache.
+    pub(crate) fn observe(&self, version: i64) {
+        self.state().admits(version);
     }
 
     /// Keeps `entry`, read at `version`, unless the cache has moved past it.
@@ -184,17 +194,22 @@ mod tests {
             })
         };
         c.put(3, "a".into(), entry());
-        assert!(c.get(3, "a").is_some());
-        // An older reader gets nothing and changes nothing.
-        assert!(c.get(2, "a").is_none());
-        assert!(c.get(3, "a").is_some());
+        assert_eq!(c.get("a").map(|(v, _)| v), Some(3));
+        // An older observation changes nothing.
+        c.observe(2);
+        assert_eq!(c.get("a").map(|(v, _)| v), Some(3));
         // An entry read before the cache moved on is not kept.
         c.put(2, "b".into(), entry());
-        assert!(c.get(3, "b").is_none());
-        // A newer version empties the cache.
-        assert!(c.get(4, "a").is_none());
+        assert!(c.get("b").is_none());
+        // A newer version, observed or read, empties the cache.
+        c.observe(4);
+        assert!(c.get("a").is_none());
         c.put(3, "a".into(), entry());
-        assert!(c.get(4, "a").is_none());
-        assert_eq!(c.hits(), 2);
+        assert!(c.get("a").is_none());
+        c.put(4, "a".into(), entry());
+        c.put(5, "b".into(), entry());
+        assert!(c.get("a").is_none());
+        assert_eq!(c.get("b").map(|(v, _)| v), Some(5));
+        assert_eq!(c.hits(), 3);
     }
 }

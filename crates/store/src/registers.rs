@@ -39,6 +39,21 @@ pub struct IntegrationLookup {
     pub today: String,
 }
 
+/// An answer of [`Store::person_and_integration_inline`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineLookup {
+    /// The person, if either register knows the SSIN.
+    pub person: Option<Person>,
+    /// Whether the institution is integrated on them in that capacity today.
+    pub integrated: bool,
+    /// `Some(version)`: answered from memory, as the registers stood at
+    /// that version. Whatever is decided on it must be appended to the
+    /// audit log with that version (`QueuedAudit::registers_at`), which
+    /// refuses it if the registers have changed since. `None`: read from
+    /// the file during the call.
+    pub registers_at: Option<i64>,
+}
+
 fn person_upsert_tail() -> &'static str {
     " ON CONFLICT (ssin) DO UPDATE SET last_name = excluded.last_name, first_name = excluded.first_name, \
      birth_date = excluded.birth_date, sex = excluded.sex, nationality = excluded.nationality, \
@@ -89,20 +104,6 @@ fn address_of(parts: [Option<String>; 5]) -> Option<Address> {
         municipality: municipality.unwrap_or_default(),
         country: country.unwrap_or_default(),
     })
-}
-
-/// What the inline lookup found: an entry kept in memory at the current
-/// register version, or the rows it read (at `version`), to be parsed and
-/// kept. Moved once per lookup, never stored: boxing the large variant
-/// would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-enum Looked {
-    Kept(Arc<Entry>),
-    Read {
-        version: i64,
-        person: Option<PersonText>,
-        references: Vec<CachedReference>,
-    },
 }
 
 /// A `persons` row as stored (the [`PERSON_COLUMNS`] in order, `is_bis`
@@ -433,27 +434,30 @@ impl Store {
     }
 
     /// One lookup of [`Store::persons_and_integration`], answered on this
-    /// thread without sqlx (see native.rs), from memory when the registers
-    /// have not changed since it was last read (register_cache.rs). SQLite
-    /// only.
+    /// thread without sqlx (see native.rs): from memory, unless `fresh`,
+    /// when the person was read before (register_cache.rs: the answer then
+    /// carries the version it holds for), else from the file. SQLite only.
     pub fn person_and_integration_inline(
         &self,
         l: &IntegrationLookup,
-    ) -> Result<(Option<Person>, bool), StoreError> {
+        fresh: bool,
+    ) -> Result<InlineLookup, StoreError> {
         let native = self
             .native
             .as_ref()
             .ok_or_else(|| StoreError::Config("inline reads exist on SQLite only".into()))?;
         let ssin = l.ssin.to_string();
         let capacity = i64::from(l.capacity);
-        let answer = |e: &Entry| {
-            (
-                e.person.clone(),
-                e.integrated(&l.institution, capacity, &l.today),
-            )
+        let answer = |e: &Entry, registers_at: Option<i64>| InlineLookup {
+            person: e.person.clone(),
+            integrated: e.integrated(&l.institution, capacity, &l.today),
+            registers_at,
         };
-        // One statement: the version, then the person (if known) with every
-        // reference on them, all from one snapshot.
+        if !fresh && let Some((version, hit)) = native.registers.get(&ssin) {
+            return Ok(answer(&hit, Some(version)));
+        }
+        // One statement: the person (if known) with every reference on
+        // them, and the version, all from one snapshot.
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
                 "SELECT {}, r.institution, r.capacity, r.start_date, r.end_date, \
@@ -464,17 +468,11 @@ impl Store {
                 prefixed_person_columns()
             )
         });
-        let read = native.read(|conn| {
-            let version: i64 = conn
-                .prepare_cached("SELECT version FROM register_version WHERE id = 1")?
-                .query_row([], |r| r.get(0))?;
-            if let Some(hit) = native.registers.get(version, &ssin) {
-                return Ok(Looked::Kept(hit));
-            }
+        let (version, person, references) = native.read(|conn| {
             let mut stmt = conn.prepare_cached(&SQL)?;
             let mut rows = stmt.query(rusqlite::params![ssin])?;
             // The LEFT JOINs give at least one row; each carries the version.
-            let mut version = version;
+            let mut version = 0;
             let mut person = None;
             let mut references = Vec::new();
             while let Some(r) = rows.next()? {
@@ -493,28 +491,15 @@ impl Store {
                     });
                 }
             }
-            Ok(Looked::Read {
-                version,
-                person,
-                references,
-            })
+            Ok((version, person, references))
         })?;
-        match read {
-            Looked::Kept(entry) => Ok(answer(&entry)),
-            Looked::Read {
-                version,
-                person,
-                references,
-            } => {
-                let entry = Arc::new(Entry {
-                    person: person.map(PersonText::into_person).transpose()?,
-                    references,
-                });
-                let out = answer(&entry);
-                native.registers.put(version, ssin, entry);
-                Ok(out)
-            }
-        }
+        let entry = Arc::new(Entry {
+            person: person.map(PersonText::into_person).transpose()?,
+            references,
+        });
+        let out = answer(&entry, None);
+        native.registers.put(version, ssin, entry);
+        Ok(out)
     }
 
     /// How many register lookups were answered from memory (SQLite).

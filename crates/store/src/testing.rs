@@ -204,46 +204,105 @@ mod tests {
             batched.iter().map(|(_, i)| *i).collect::<Vec<_>>(),
             [true, false, false, false, false]
         );
-        assert_eq!(batched[0].0, Some(current));
+        assert_eq!(batched[0].0, Some(current.clone()));
         assert_eq!(batched[4].0, None);
         if store.reads_inline() {
+            let pair = |l: &crate::InlineLookup| (l.person.clone(), l.integrated);
+            let mut seen = std::collections::HashSet::new();
             for (a, expected) in asks.iter().zip(&batched) {
-                assert_eq!(&store.person_and_integration_inline(a).unwrap(), expected);
+                let l = store.person_and_integration_inline(a, false).unwrap();
+                assert_eq!(&pair(&l), expected);
+                // A person's first lookup reads the file; later ones, in
+                // any capacity, are answered from memory.
+                assert_eq!(l.registers_at.is_none(), seen.insert(a.ssin));
             }
-            // Asked again: the same answers, from memory.
+            // Asked again: the same answers, from memory, with the version
+            // they hold for.
             let hits = store.register_cache_hits();
             for (a, expected) in asks.iter().zip(&batched) {
-                assert_eq!(&store.person_and_integration_inline(a).unwrap(), expected);
+                let l = store.person_and_integration_inline(a, false).unwrap();
+                assert_eq!(&pair(&l), expected);
+                assert!(l.registers_at.is_some());
             }
             assert_eq!(store.register_cache_hits(), hits + asks.len() as u64);
 
+            // What the hub does: decide on the lookup, append the decision's
+            // entry on condition of the version, decide again on a fresh
+            // read if it is refused. Returns the answer acted on and
+            // whether it took a second read.
+            let mut tickets = 0;
+            let mut decide = async |a: &IntegrationLookup| {
+                let mut fresh = false;
+                loop {
+                    let l = store.person_and_integration_inline(a, fresh).unwrap();
+                    tickets += 1;
+                    let entry = crate::QueuedAudit {
+                        draft: draft(&format!("decision-{tickets}")),
+                        registers_at: l.registers_at,
+                    };
+                    let appended = store
+                        .append_audit_batch(&[entry], std::sync::Arc::new(FoldChain), 0)
+                        .await
+                        .unwrap();
+                    match appended[..] {
+                        [crate::Appended::At(_)] => return (pair(&l), fresh),
+                        [crate::Appended::Stale] if !fresh => fresh = true,
+                        _ => panic!("a fresh read is never stale: {appended:?}"),
+                    }
+                }
+            };
+            // Unchanged registers: the kept answer is acted on.
+            assert_eq!(
+                decide(&asks[0]).await,
+                ((Some(current.clone()), true), false)
+            );
+            let logged = store.audit_entries_after(0, 100).await.unwrap().len();
+
             // Changes made by this process, or by another one (the CLI, a
-            // second server) through a connection of its own, are seen by
-            // the very next lookup.
+            // second server) through a connection of its own: the kept
+            // answer is refused at the append, and the fresh read sees them.
             let other = Store::open(&url).await.unwrap();
             let mut conn = store.writer.acquire().await.unwrap();
             Store::end_reference_in(&mut conn, "r1", None, 1)
                 .await
                 .unwrap();
             drop(conn);
-            assert!(!store.person_and_integration_inline(&asks[0]).unwrap().1);
+            assert_eq!(decide(&asks[0]).await, ((Some(current), false), true));
+            // (That emptied the cache: this reads the file and is kept.)
+            assert_eq!(
+                decide(&asks[3]).await,
+                ((Some(stranger.clone()), false), false)
+            );
             other
                 .insert_references(&[reference("r3", "77010100141", None)], false, now())
                 .await
                 .unwrap();
-            assert!(store.person_and_integration_inline(&asks[3]).unwrap().1);
+            assert_eq!(
+                decide(&asks[3]).await,
+                ((Some(stranger.clone()), true), true)
+            );
             let mut renamed = stranger.clone();
             renamed.last_name = "Janssens".into();
             other.upsert_person(&renamed, now()).await.unwrap();
             assert_eq!(
-                store.person_and_integration_inline(&asks[3]).unwrap(),
-                (Some(renamed), true)
+                decide(&asks[3]).await,
+                ((Some(renamed.clone()), true), true)
             );
+            // Only the decisions acted on were logged.
+            assert_eq!(
+                store.audit_entries_after(0, 100).await.unwrap().len(),
+                logged + 4
+            );
+            // The fresh read was kept: the next decision is from memory.
             let hits = store.register_cache_hits();
-            store.person_and_integration_inline(&asks[3]).unwrap();
+            assert_eq!(decide(&asks[3]).await, ((Some(renamed), true), false));
             assert_eq!(store.register_cache_hits(), hits + 1);
         } else {
-            assert!(store.person_and_integration_inline(&asks[0]).is_err());
+            assert!(
+                store
+                    .person_and_integration_inline(&asks[0], false)
+                    .is_err()
+            );
         }
     }
 
@@ -290,6 +349,21 @@ mod tests {
         }
     }
 
+    /// Group-commits `drafts`, none of them conditional: all appended.
+    async fn append(store: &Store, drafts: Vec<AuditDraft>) -> Vec<i64> {
+        let entries: Vec<crate::QueuedAudit> = drafts.into_iter().map(Into::into).collect();
+        store
+            .append_audit_batch(&entries, std::sync::Arc::new(FoldChain), 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| match a {
+                crate::Appended::At(seq) => seq,
+                crate::Appended::Stale => panic!("an unconditional entry was refused"),
+            })
+            .collect()
+    }
+
     fn draft(ticket: &str) -> AuditDraft {
         AuditDraft {
             ticket: ticket.into(),
@@ -325,10 +399,7 @@ mod tests {
                 .await
                 .unwrap();
                 tx.commit().await.unwrap();
-                store
-                    .append_audit_batch(&[draft(&format!("{name}-batch-{round}"))], &FoldChain, 0)
-                    .await
-                    .unwrap();
+                append(store, vec![draft(&format!("{name}-batch-{round}"))]).await;
             }
         }
         let entries = a.audit_entries_after(0, 100).await.unwrap();
@@ -389,10 +460,7 @@ mod tests {
                 .await
                 .unwrap();
                 tx.commit().await.unwrap();
-                store
-                    .append_audit_batch(&[draft(&format!("{name}-batch-{round}"))], &FoldChain, 0)
-                    .await
-                    .unwrap();
+                append(store, vec![draft(&format!("{name}-batch-{round}"))]).await;
             }
         }
         assert_eq!(a.counter("notifications").await.unwrap(), before + 12);
@@ -427,10 +495,7 @@ mod tests {
             // Entries about nobody, and of other kinds, are not indexed.
             drafts.push(draft(&format!("other-{i}")));
         }
-        store
-            .append_audit_batch(&drafts, &FoldChain, 0)
-            .await
-            .unwrap();
+        append(&store, drafts).await;
         let view = |store: &Store| {
             let store = store.clone();
             async move {
@@ -506,10 +571,7 @@ mod tests {
         let mut late = draft("late");
         late.kind = "message".into();
         late.ssin = Some(anna.into());
-        store
-            .append_audit_batch(&[late], &FoldChain, 0)
-            .await
-            .unwrap();
+        append(&store, vec![late]).await;
         assert_eq!(
             view(&store).await.0.first().map(String::as_str),
             Some("late")

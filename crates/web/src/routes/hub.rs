@@ -281,7 +281,7 @@ pub struct MessageAnswer {
     pub forwarded: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub answer: Option<Value>,
+    pub answer: Option<Box<serde_json::value::RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<MessageError>,
     pub request_id: String,

@@ -154,6 +154,84 @@ async fn authorized_integrated_refused_and_the_person_sees_it_all() {
     assert!(broken.reason.contains("altered"), "{broken:?}");
 }
 
+/// The audit entry digests the answer's bytes exactly as they were sent,
+/// and a message is answered on the registers as they stand: a change
+/// made behind the hub's back (another process on the file) or through it
+/// counts for the next message, however the previous ones were answered.
+#[tokio::test]
+async fn answers_are_digested_as_sent_and_follow_every_register_change() {
+    #[derive(serde::Deserialize)]
+    struct Sent {
+        ticket: String,
+        answer: Box<serde_json::value::RawValue>,
+    }
+    let net = network().await;
+    register(&net, &net.cpas, P, 2, "2026-01-01").await;
+    let send = async || {
+        let res = net
+            .app
+            .http
+            .post(net.app.url("/hub/v1/messages"))
+            .bearer_auth(&net.cpas)
+            .json(&json!({"service": "identification", "ssin": P, "purpose": "2"}))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.bytes().await.unwrap())
+    };
+    for _ in 0..2 {
+        let (status, bytes) = send().await;
+        assert_eq!(status, 200);
+        let sent: Sent = serde_json::from_slice(&bytes).unwrap();
+        let entry = net
+            .app
+            .store
+            .audit_entry_by_ticket(&sent.ticket)
+            .await
+            .unwrap()
+            .expect("audited");
+        assert_eq!(
+            entry.record.answer_digest,
+            Some(kruispunt_security::audit::sha256(
+                sent.answer.get().as_bytes()
+            ))
+        );
+        let answer: Value = serde_json::from_str(sent.answer.get()).unwrap();
+        assert_eq!(answer["familyName"], "Peeters");
+    }
+
+    // Renamed by another connection, as the CLI or another process would.
+    sqlx::query("UPDATE persons SET last_name = 'Janssens' WHERE ssin = '93051822361'")
+        .execute(net.app.store.pool())
+        .await
+        .unwrap();
+    let (status, body) = ask(&net, &net.cpas, P, "2").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["answer"]["familyName"], "Janssens");
+
+    // The reference ended through the hub: the next message is refused.
+    let (status, body) = net
+        .app
+        .post_json(
+            "/hub/v1/references/unregister",
+            &net.cpas,
+            &json!({"ssin": P, "capacity": 2, "startDate": "2026-01-01"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = ask(&net, &net.cpas, P, "2").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["reason"], "not-integrated");
+    // Each message has exactly one entry: a decision redone on a fresh
+    // read left no entry behind.
+    let log = net.app.store.audit_entries_after(0, 1000).await.unwrap();
+    assert_eq!(log.iter().filter(|e| e.record.kind == "message").count(), 4);
+    kruispunt_hub::verify::verify(&net.app.store)
+        .await
+        .unwrap()
+        .expect("intact");
+}
+
 #[tokio::test]
 async fn deleting_or_rewriting_history_is_detected() {
     let net = network().await;
