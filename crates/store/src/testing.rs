@@ -379,6 +379,28 @@ mod tests {
         }
     }
 
+    /// A large group commit (one multi-row statement on PostgreSQL, one
+    /// statement per row on SQLite) keeps one unbroken chain, in the order
+    /// given.
+    #[tokio::test]
+    async fn a_large_group_commit_is_one_chain_in_order() {
+        let (store, _) = fresh_store().await.unwrap();
+        let drafts: Vec<AuditDraft> = (0..100).map(|i| draft(&format!("big-{i}"))).collect();
+        assert_eq!(
+            append(&store, drafts).await,
+            (1..=100).collect::<Vec<i64>>()
+        );
+        let entries = store.audit_entries_after(0, 200).await.unwrap();
+        assert_eq!(entries.len(), 100);
+        for (i, pair) in entries.windows(2).enumerate() {
+            assert_eq!(pair[1].record.ticket, format!("big-{}", i + 1));
+            assert_eq!(
+                pair[1].hash,
+                FoldChain.chain(&pair[0].hash, &pair[1].record)
+            );
+        }
+    }
+
     /// Two processes on one database (two stores): each appends from its
     /// own head hint, which the other's appends make stale. The chain must
     /// still be one unbroken chain.
