@@ -36,7 +36,7 @@ impl AuditWriter {
                 let (entries, waiting): (Vec<QueuedAudit>, Vec<_>) = batch.drain(..).unzip();
                 metrics::histogram!("audit_batch_size").record(entries.len() as f64);
                 let result = store
-                    .append_audit_batch(&entries, crypto.clone(), checkpoint_every)
+                    .append_audit_batch(entries, crypto.clone(), checkpoint_every)
                     .await;
                 match result {
                     Ok(appended) => {

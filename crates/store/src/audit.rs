@@ -23,6 +23,16 @@ macro_rules! person_entries {
     };
 }
 
+/// The head of every INSERT into `audit_log`: its columns in the order
+/// entries are bound.
+macro_rules! audit_log_insert {
+    () => {
+        "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, \
+         detail, answer_digest, hash) "
+    };
+}
+pub(crate) use audit_log_insert;
+
 /// An entry to append; `seq` and the hash are assigned on append.
 #[derive(Debug, Clone)]
 pub struct AuditDraft {
@@ -506,7 +516,7 @@ pub(crate) async fn insert_checkpoint(
     Ok(())
 }
 
-fn checkpoint_sql(
+pub(crate) fn checkpoint_sql(
     backend: crate::Backend,
     seq: i64,
     hash: &[u8],
@@ -561,11 +571,7 @@ where
 }
 
 fn entries_sql(backend: crate::Backend, rows: &[(AuditRecord, Vec<u8>)]) -> Sql {
-    let mut sql = Sql::new(
-        backend,
-        "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, outcome, detail, \
-         answer_digest, hash) ",
-    );
+    let mut sql = Sql::new(backend, audit_log_insert!());
     sql.rows(rows.len(), 12);
     for (r, hash) in rows {
         sql.bind(r.seq)

@@ -13,7 +13,10 @@
 //! process's head hint; a trigger refuses it if another node moved the
 //! head meanwhile, and it is recomputed from the fresh head.
 
-use crate::audit::{head_moved, insert_checkpoint, insert_entries, read_hint, record_of, set_hint};
+use crate::audit::{
+    audit_log_insert, checkpoint_sql, head_moved, insert_checkpoint, insert_entries, read_hint,
+    record_of, set_hint,
+};
 use crate::native_writer::WriterConn;
 use crate::register_cache::RegisterCache;
 use crate::{AuditDraft, Store, StoreError};
@@ -57,9 +60,10 @@ impl Store {
     /// multiple of it (0: never).
     ///
     /// `entries` must fit one statement: see [`Store::audit_batch_limit`].
+    /// Taken by value: on SQLite they move to the writer thread as they are.
     pub async fn append_audit_batch(
         &self,
-        entries: &[QueuedAudit],
+        entries: Vec<QueuedAudit>,
         crypto: Arc<dyn AuditCrypto>,
         checkpoint_every: i64,
     ) -> Result<Vec<Appended>, StoreError> {
@@ -68,7 +72,6 @@ impl Store {
                 // The write turn: nothing else of this process writes while
                 // the job runs (see native_writer.rs).
                 let turn = self.writer.acquire().await?;
-                let entries = entries.to_vec();
                 let readers = readers.clone();
                 let job = writer.run(move |conn| {
                     append_native(
@@ -90,7 +93,7 @@ impl Store {
                 Ok(appended)
             }
             _ => {
-                self.append_with_sqlx(entries, crypto.as_ref(), checkpoint_every)
+                self.append_with_sqlx(&entries, crypto.as_ref(), checkpoint_every)
                     .await
             }
         }
@@ -198,11 +201,10 @@ fn append_native(
     let mut out = Vec::with_capacity(entries.len());
     let mut checkpoints = Vec::new();
     {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO audit_log (seq, ticket, at, kind, actor, service, purpose, ssin, \
-             outcome, detail, answer_digest, hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )?;
+        let mut insert = tx.prepare_cached(concat!(
+            audit_log_insert!(),
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ))?;
         for e in entries {
             if e.registers_at.is_some() && e.registers_at != version {
                 out.push(Appended::Stale);
@@ -234,12 +236,9 @@ fn append_native(
         }
     }
     for (seq, hash, at) in checkpoints {
-        let (kid, signature) = crypto.sign_checkpoint(seq, &hash);
-        tx.prepare_cached(
-            "INSERT INTO audit_checkpoints (seq, hash, at, kid, signature) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (seq) DO NOTHING",
-        )?
-        .execute(rusqlite::params![seq, hash, at, kid, signature])?;
+        let sql = checkpoint_sql(crate::Backend::Sqlite, seq, &hash, at, crypto).finished();
+        tx.prepare_cached(sql.text())?
+            .execute(rusqlite::params_from_iter(sql.native_values()))?;
     }
     tx.commit()?;
     Ok((out, (seq, hash)))

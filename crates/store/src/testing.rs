@@ -241,7 +241,7 @@ mod tests {
                         registers_at: l.registers_at,
                     };
                     let appended = store
-                        .append_audit_batch(&[entry], std::sync::Arc::new(FoldChain), 0)
+                        .append_audit_batch(vec![entry], std::sync::Arc::new(FoldChain), 0)
                         .await
                         .unwrap();
                     match appended[..] {
@@ -353,7 +353,7 @@ mod tests {
     async fn append(store: &Store, drafts: Vec<AuditDraft>) -> Vec<i64> {
         let entries: Vec<crate::QueuedAudit> = drafts.into_iter().map(Into::into).collect();
         store
-            .append_audit_batch(&entries, std::sync::Arc::new(FoldChain), 0)
+            .append_audit_batch(entries, std::sync::Arc::new(FoldChain), 0)
             .await
             .unwrap()
             .into_iter()
