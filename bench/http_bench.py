@@ -93,8 +93,13 @@ def hub_script(db, work):
     with open(path, "w") as f:
         f.write("bodies = {\n" + ",\n".join("[==[" + b + "]==]" for b in bodies) + "\n}\n")
         f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                "i = 0\nrequest = function()\n  i = (i % #bodies) + 1\n"
-                "  return wrk.format(nil, nil, nil, bodies[i])\nend\n")
+                # Requests formatted once per thread: the load generator
+                # shares the 2 cores with the server, and /health (the
+                # ceiling) is sent from wrk's own pre-built request.
+                "requests = {}\ninit = function(args)\n"
+                "  for k, b in ipairs(bodies) do requests[k] = wrk.format(nil, nil, nil, b) end\nend\n"
+                "i = 0\nrequest = function()\n  i = (i % #requests) + 1\n"
+                "  return requests[i]\nend\n")
     print(f"# {len(bodies)} integrated persons for {INSTITUTION}")
     return path
 

@@ -347,6 +347,11 @@ impl Store {
         max_entries: i64,
         rows_per_write: usize,
     ) -> Result<i64, StoreError> {
+        if self.has_writer_thread() {
+            return self
+                .index_on_writer_thread(max_entries, rows_per_write)
+                .await;
+        }
         let from: i64 = sqlx::query("SELECT indexed_to FROM audit_index_progress WHERE id = 1")
             .fetch_one(&self.pool)
             .await?

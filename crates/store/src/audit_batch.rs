@@ -174,7 +174,7 @@ impl Store {
 /// The SQLite group commit, on the writer thread: returns what became of
 /// each entry and the new head.
 #[allow(clippy::type_complexity)]
-fn append_native(
+pub(crate) fn append_native(
     conn: &WriterConn,
     entries: &[QueuedAudit],
     crypto: &dyn AuditCrypto,

@@ -42,10 +42,6 @@ const EVERY: Duration = Duration::from_millis(50);
 /// (overwriting blocks already allocated: a cheaper fsync than appending).
 const RESTART_PAGES: i64 = 8_192;
 
-/// How long a RESTART may wait for the write lock and for readers, each
-/// time (it is tried again on the next round).
-const RESTART_WAIT: Duration = Duration::from_millis(20);
-
 /// Starts the checkpointer of the database at `path`; it stops once the
 /// store it serves (`alive`) is dropped.
 pub(crate) fn spawn(path: PathBuf, alive: Weak<NativeReaders>) {
@@ -62,7 +58,10 @@ pub(crate) fn spawn(path: PathBuf, alive: Weak<NativeReaders>) {
                     return;
                 }
             };
-            if let Err(e) = conn.busy_timeout(RESTART_WAIT) {
+            // A RESTART waits at most 20 ms for the write lock and for
+            // readers, in fine steps (busy_wait.rs); it is tried again on
+            // the next round.
+            if let Err(e) = conn.busy_handler(Some(crate::busy_wait::brief)) {
                 tracing::debug!(error = %e, "checkpoint connection: busy timeout not set");
             }
             while alive.strong_count() > 0 {

@@ -9,7 +9,10 @@
 
 mod audit;
 mod audit_batch;
+mod audit_index;
+mod audit_queue;
 mod batch;
+mod busy_wait;
 mod checkpoint;
 mod clients;
 mod connect;
@@ -37,6 +40,7 @@ mod writer_thread;
 
 pub use audit::{AuditDraft, AuditEntry, AuditedTx, Checkpoint, HubKeyRow};
 pub use audit_batch::{Appended, QueuedAudit};
+pub use audit_queue::{AuditOutcome, AuditQueue};
 pub use batch::{BatchFileRow, BatchFileSummary, BatchFormRow, FormOutcome, NewBatchForm};
 pub use clients::{NewClient, OAuthClient};
 pub use connect::{Backend, DEFAULT_SQLITE_PATH};

@@ -56,11 +56,12 @@ impl NativeWriter {
         // commit survives power loss), foreign keys, checkpoints left to
         // their own thread.
         conn.execute_batch(&format!(
-            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY; \
              PRAGMA wal_autocheckpoint = {};",
             crate::checkpoint::FALLBACK_PAGES
         ))?;
+        conn.busy_handler(Some(crate::busy_wait::patient))?;
         conn.set_prepared_statement_cache_capacity(128);
         let conn: WriterConn = std::sync::Mutex::new(conn);
         let (tx, rx) = std::sync::mpsc::channel::<Job>();

@@ -1,0 +1,184 @@
+//! SQLite only: the audit group commit as a loop on the writer thread.
+//!
+//! Requests put their entry in an [`AuditQueue`]; one task per process
+//! takes the write turn and hands the writer thread ONE job that commits
+//! batch after batch (audit_batch.rs's `append_native`), each time taking
+//! whatever has queued up meanwhile, and releases the waiting requests
+//! itself, until the queue is empty or the turn has lasted [`TURN`].
+//!
+//! Before, every batch was a round of its own: the write turn taken from
+//! sqlx's pool (whose release pings the connection on sqlx's thread, from
+//! a task that waits behind the requests on the runtime), a hand-off to the
+//! writer thread, a wake-up of the group-commit task to release the
+//! waiters and collect the next batch. Measured under the hub benchmark
+//! (release build, 64 connections): 0.56 ms per batch in SQLite, 0.8 ms
+//! more around it, with the writer idle and the requests waiting.
+
+use crate::audit::{HeadHint, set_hint};
+use crate::audit_batch::{Appended, QueuedAudit, append_native};
+use crate::native_writer::WriterConn;
+use crate::register_cache::RegisterCache;
+use crate::{Store, StoreError};
+use kruispunt_domain::hub::AuditCrypto;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, oneshot};
+
+/// How long the group commit keeps the write turn while entries keep
+/// coming: other writers of this process (the audit indexer, reference
+/// registrations, Dimona) wait at most this plus one batch.
+pub const TURN: Duration = Duration::from_millis(5);
+
+/// What an entry's requester gets back: where it was appended, that it
+/// was refused as stale, or why the commit failed.
+pub type AuditOutcome = Result<Appended, String>;
+
+struct Pending {
+    entry: QueuedAudit,
+    done: oneshot::Sender<AuditOutcome>,
+}
+
+/// Audit entries waiting for the SQLite group commit, in arrival order
+/// (the order of the chain).
+#[derive(Default)]
+pub struct AuditQueue {
+    pending: Mutex<VecDeque<Pending>>,
+    ready: Notify,
+}
+
+impl std::fmt::Debug for AuditQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditQueue").finish_non_exhaustive()
+    }
+}
+
+impl AuditQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
+        // A panic while holding it cannot leave the queue half-changed
+        // (push and drain are single operations).
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `entry`; the receiver gives its outcome once it is durable
+    /// (or refused, or failed).
+    pub fn push(&self, entry: QueuedAudit) -> oneshot::Receiver<AuditOutcome> {
+        let (done, outcome) = oneshot::channel();
+        let first = {
+            let mut q = self.lock();
+            q.push_back(Pending { entry, done });
+            q.len() == 1
+        };
+        if first {
+            // A permit is kept if the committer is not waiting right now.
+            self.ready.notify_one();
+        }
+        outcome
+    }
+
+    /// Returns once at least one entry is queued.
+    pub async fn wait_for_entries(&self) {
+        loop {
+            if !self.lock().is_empty() {
+                return;
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// Answers every queued entry with `error` (the group commit cannot
+    /// run at all).
+    pub fn fail_all(&self, error: &str) {
+        let pending: Vec<Pending> = self.lock().drain(..).collect();
+        for p in pending {
+            let _ = p.done.send(Err(error.to_owned()));
+        }
+    }
+
+    fn take(&self, max: usize) -> Vec<Pending> {
+        let mut q = self.lock();
+        let n = q.len().min(max);
+        q.drain(..n).collect()
+    }
+}
+
+impl Store {
+    /// SQLite with the writer thread: takes the write turn and commits the
+    /// queued entries there, batch after batch (at most `max_batch` each),
+    /// until the queue is empty or the turn has lasted [`TURN`]. Each
+    /// batch's requesters are answered as soon as it is durable. An error
+    /// (after its batch's requesters got it) ends the turn.
+    pub async fn commit_audit_queue(
+        &self,
+        queue: &Arc<AuditQueue>,
+        crypto: Arc<dyn AuditCrypto>,
+        checkpoint_every: i64,
+        max_batch: usize,
+    ) -> Result<(), StoreError> {
+        let (Some(writer), Some(readers)) = (&self.native_writer, &self.native) else {
+            return Err(StoreError::Config("no SQLite writer thread".into()));
+        };
+        let turn = self.writer.acquire().await?;
+        let queue = queue.clone();
+        let readers = readers.clone();
+        let hint = self.audit_head.clone();
+        let job = writer.run(move |conn| {
+            commit_batches(
+                conn,
+                &queue,
+                crypto.as_ref(),
+                checkpoint_every,
+                max_batch.max(1),
+                &readers.registers,
+                &hint,
+            )
+        });
+        let out = job.await;
+        drop(turn);
+        out.map_err(|_| {
+            StoreError::Config("the audit group commit on the SQLite writer thread panicked".into())
+        })?
+    }
+}
+
+/// The writer thread's side of [`Store::commit_audit_queue`].
+fn commit_batches(
+    conn: &WriterConn,
+    queue: &AuditQueue,
+    crypto: &dyn AuditCrypto,
+    checkpoint_every: i64,
+    max_batch: usize,
+    registers: &RegisterCache,
+    hint: &HeadHint,
+) -> Result<(), StoreError> {
+    let started = Instant::now();
+    loop {
+        let batch = queue.take(max_batch);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        metrics::histogram!("audit_batch_size").record(batch.len() as f64);
+        let (entries, waiting): (Vec<QueuedAudit>, Vec<_>) =
+            batch.into_iter().map(|p| (p.entry, p.done)).unzip();
+        match append_native(conn, &entries, crypto, checkpoint_every, registers) {
+            Ok((appended, head)) => {
+                set_hint(hint, Some(head));
+                for (done, a) in waiting.into_iter().zip(appended) {
+                    let _ = done.send(Ok(a));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for done in waiting {
+                    let _ = done.send(Err(msg.clone()));
+                }
+                return Err(e);
+            }
+        }
+        if started.elapsed() >= TURN {
+            return Ok(());
+        }
+    }
+}
