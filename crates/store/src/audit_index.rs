@@ -87,6 +87,23 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+impl Store {
+    /// The writer thread connection's `synchronous` level (2: FULL).
+    pub(crate) async fn writer_thread_synchronous(&self) -> Option<i64> {
+        let writer = self.native_writer.as_ref()?;
+        writer
+            .run(|conn| {
+                crate::native_writer::lock(conn)
+                    .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .ok()
+            })
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
 /// One write of a run: `rows`, and with `progress` the progress moved to
 /// it. Without it the commit skips the fsync (`synchronous = NORMAL` for
 /// this transaction alone): the rows are derived data, read only once the

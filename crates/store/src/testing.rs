@@ -401,6 +401,69 @@ mod tests {
         }
     }
 
+    /// SQLite's group commit on the writer thread (audit_queue.rs): entries
+    /// are chained in the order they were queued, each requester learns
+    /// its own seq, and a long backlog does not keep other writers out: a
+    /// write through the writer pool gets in while thousands of entries
+    /// are still queued (the turn ends after `TURN`).
+    #[tokio::test]
+    async fn the_audit_queue_chains_in_order_and_lets_other_writers_in() {
+        let (store, _) = fresh_store().await.unwrap();
+        if !store.has_writer_thread() {
+            return; // PostgreSQL: batches go through append_audit_batch.
+        }
+        let queue = std::sync::Arc::new(crate::AuditQueue::default());
+        let committer = {
+            let (store, queue) = (store.clone(), queue.clone());
+            tokio::spawn(async move {
+                loop {
+                    queue.wait_for_entries().await;
+                    store
+                        .commit_audit_queue(&queue, std::sync::Arc::new(FoldChain), 0, 64)
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        let waits: Vec<_> = (0..300)
+            .map(|i| queue.push(draft(&format!("q-{i}")).into()))
+            .collect();
+        for (i, w) in waits.into_iter().enumerate() {
+            assert_eq!(w.await.unwrap(), Ok(crate::Appended::At(i as i64 + 1)));
+        }
+        let entries = store.audit_entries_after(0, 400).await.unwrap();
+        assert_eq!(entries.len(), 300);
+        for (i, pair) in entries.windows(2).enumerate() {
+            assert_eq!(pair[1].record.ticket, format!("q-{}", i + 1));
+            assert_eq!(
+                pair[1].hash,
+                FoldChain.chain(&pair[0].hash, &pair[1].record)
+            );
+        }
+
+        // A backlog of 5,000 (79 batches of 64, each with its fsync).
+        let mut waits: Vec<_> = (0..5_000)
+            .map(|i| queue.push(draft(&format!("b-{i}")).into()))
+            .collect();
+        let last = waits.pop().unwrap();
+        // The committer holds the turn now.
+        waits.remove(0).await.unwrap().unwrap();
+        sqlx::query("UPDATE audit_index_progress SET indexed_to = indexed_to WHERE id = 1")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let mut last = last;
+        assert!(
+            matches!(
+                last.try_recv(),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+            ),
+            "the pool's write waited for the whole backlog"
+        );
+        assert_eq!(last.await.unwrap(), Ok(crate::Appended::At(5_300)));
+        committer.abort();
+    }
+
     /// Two processes on one database (two stores): each appends from its
     /// own head hint, which the other's appends make stale. The chain must
     /// still be one unbroken chain.
@@ -577,6 +640,8 @@ mod tests {
                 .try_get(0)
                 .unwrap();
             assert_eq!(level, 2, "the writer is back to synchronous = FULL");
+            let native = store.writer_thread_synchronous().await;
+            assert_eq!(native, Some(2), "the writer thread is back to FULL");
         }
         let indexed: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_by_person")
             .fetch_one(&store.pool)
