@@ -114,39 +114,50 @@ fn write_rows(
     rows: &[Row],
     progress: Option<i64>,
 ) -> Result<(), StoreError> {
-    let mut conn = crate::native_writer::lock(conn);
-    if progress.is_none() {
-        conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+    let conn = crate::native_writer::lock(conn);
+    // FULL is back when this ends, however it ends (an error, a panic).
+    let _unsynced = match progress {
+        None => Some(Unsynced::begin(&conn)?),
+        Some(_) => None,
+    };
+    let tx = rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO audit_by_person (ssin, seq, kind) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (ssin, seq) DO NOTHING",
+        )?;
+        for (ssin, seq, kind) in rows {
+            insert.execute(rusqlite::params![ssin, seq, kind])?;
+        }
     }
-    let written = (|| -> Result<(), StoreError> {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO audit_by_person (ssin, seq, kind) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (ssin, seq) DO NOTHING",
-            )?;
-            for (ssin, seq, kind) in rows {
-                insert.execute(rusqlite::params![ssin, seq, kind])?;
-            }
-        }
-        if let Some(to) = progress {
-            tx.prepare_cached(
-                "UPDATE audit_index_progress SET indexed_to = ?1 WHERE id = 1 AND indexed_to < ?1",
-            )?
-            .execute([to])?;
-        }
-        tx.commit()?;
-        Ok(())
-    })();
-    if progress.is_none() {
-        // Every other commit of this connection is acknowledged to
-        // someone: it must not run unsynced. If FULL cannot be restored,
-        // nothing more is written on this connection.
-        if let Err(e) = conn.execute_batch("PRAGMA synchronous = FULL") {
+    if let Some(to) = progress {
+        tx.prepare_cached(
+            "UPDATE audit_index_progress SET indexed_to = ?1 WHERE id = 1 AND indexed_to < ?1",
+        )?
+        .execute([to])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// `synchronous = NORMAL` on the writer's connection for one transaction.
+/// Every other commit of that connection is acknowledged to someone and
+/// must not run unsynced: if FULL cannot be restored, the process stops.
+struct Unsynced<'c>(&'c rusqlite::Connection);
+
+impl<'c> Unsynced<'c> {
+    fn begin(conn: &'c rusqlite::Connection) -> Result<Self, StoreError> {
+        conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        Ok(Unsynced(conn))
+    }
+}
+
+impl Drop for Unsynced<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.execute_batch("PRAGMA synchronous = FULL") {
             stop_unsynced(&e);
         }
     }
-    written
 }
 
 /// The writer connection could not be switched back to FULL: stopping is
