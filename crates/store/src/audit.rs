@@ -342,6 +342,8 @@ impl Store {
     /// run cut short by a crash leaves rows that nobody reads and the next
     /// run writes again (ON CONFLICT DO NOTHING). Concurrent indexers
     /// (several nodes on one PostgreSQL) write the same rows at worst.
+    /// SQLite (whose stores all have the writer thread) runs the same run
+    /// without sqlx: audit_index.rs.
     pub async fn index_audit_by_person(
         &self,
         max_entries: i64,
@@ -394,46 +396,18 @@ impl Store {
         Ok(to - from)
     }
 
-    /// One write of index rows. On SQLite its commit skips the fsync
-    /// (`synchronous = NORMAL` for that statement alone): the rows are
-    /// derived data, read only once the progress has moved, and the
-    /// progress's own commit (FULL) syncs the WAL, and with it every frame
-    /// before. So a write holds the write lock, which every hub group commit
-    /// waits for, only for its inserts. The writer connection is held from
-    /// the switch to NORMAL until FULL is back, so no other commit can run
-    /// unsynced; a connection that cannot be switched back is closed (the
-    /// pool opens its next one with FULL).
+    /// One write of index rows (PostgreSQL; SQLite's are audit_index.rs's).
     async fn write_index_rows(&self, rows: Vec<(String, i64, String)>) -> Result<(), StoreError> {
-        let sqlite = self.backend == crate::Backend::Sqlite;
         let mut sql = Sql::new(
             self.backend,
-            if sqlite {
-                "PRAGMA synchronous = NORMAL; INSERT INTO audit_by_person (ssin, seq, kind) "
-            } else {
-                "INSERT INTO audit_by_person (ssin, seq, kind) "
-            },
+            "INSERT INTO audit_by_person (ssin, seq, kind) ",
         );
         sql.rows(rows.len(), 3)
             .push(" ON CONFLICT (ssin, seq) DO NOTHING");
         for (ssin, seq, kind) in rows {
             sql.bind(ssin).bind(seq).bind(kind);
         }
-        if !sqlite {
-            sql.bound_query().execute(&self.writer).await?;
-            return Ok(());
-        }
-        sql.push("; PRAGMA synchronous = FULL");
-        let mut conn = self.writer.acquire().await?;
-        let result = sql.bound_query().execute(&mut *conn).await;
-        if result.is_err()
-            && sqlx::query("PRAGMA synchronous = FULL")
-                .execute(&mut *conn)
-                .await
-                .is_err()
-        {
-            let _ = conn.close().await;
-        }
-        result?;
+        sql.bound_query().execute(&self.writer).await?;
         Ok(())
     }
 

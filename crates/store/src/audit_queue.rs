@@ -1,4 +1,5 @@
-//! SQLite only: the audit group commit as a loop on the writer thread.
+//! The audit group commit's queue; on SQLite, its loop on the writer
+//! thread.
 //!
 //! Requests put their entry in an [`AuditQueue`]; one task per process
 //! takes the write turn and hands the writer thread ONE job that commits
@@ -105,11 +106,16 @@ impl AuditQueue {
 }
 
 impl Store {
-    /// SQLite with the writer thread: takes the write turn and commits the
-    /// queued entries there, batch after batch (at most `max_batch` each),
-    /// until the queue is empty or the turn has lasted [`TURN`]. Each
-    /// batch's requesters are answered as soon as it is durable. An error
-    /// (after its batch's requesters got it) ends the turn.
+    /// Commits the queued entries, batch after batch (at most `max_batch`
+    /// each), answering each batch's requesters as soon as it is durable.
+    ///
+    /// SQLite with the writer thread: under one write turn, on that thread,
+    /// until the queue is empty or the turn has lasted [`TURN`]; if the turn
+    /// cannot be had, every queued entry gets the error. Otherwise (and on
+    /// PostgreSQL): each batch through [`Store::append_audit_batch`] (one
+    /// statement: at most [`Store::audit_batch_limit`] entries), until the
+    /// queue is empty. An error, once its batch's requesters got it, ends
+    /// the call.
     pub async fn commit_audit_queue(
         &self,
         queue: &Arc<AuditQueue>,
@@ -118,9 +124,24 @@ impl Store {
         max_batch: usize,
     ) -> Result<(), StoreError> {
         let (Some(writer), Some(readers)) = (&self.native_writer, &self.native) else {
-            return Err(StoreError::Config("no SQLite writer thread".into()));
+            let max_batch = max_batch.min(self.audit_batch_limit()).max(1);
+            loop {
+                let Some((entries, waiting)) = next_batch(queue, max_batch) else {
+                    return Ok(());
+                };
+                let appended = self
+                    .append_audit_batch(entries, crypto.clone(), checkpoint_every)
+                    .await;
+                answer(waiting, appended)?;
+            }
         };
-        let turn = self.writer.acquire().await?;
+        let turn = match self.writer.acquire().await {
+            Ok(turn) => turn,
+            Err(e) => {
+                queue.fail_all(&e.to_string());
+                return Err(e.into());
+            }
+        };
         let queue = queue.clone();
         let readers = readers.clone();
         let hint = self.audit_head.clone();
@@ -143,6 +164,42 @@ impl Store {
     }
 }
 
+/// The next batch, if any is queued: its entries and their requesters.
+fn next_batch(
+    queue: &AuditQueue,
+    max_batch: usize,
+) -> Option<(Vec<QueuedAudit>, Vec<oneshot::Sender<AuditOutcome>>)> {
+    let batch = queue.take(max_batch);
+    if batch.is_empty() {
+        return None;
+    }
+    metrics::histogram!("audit_batch_size").record(batch.len() as f64);
+    Some(batch.into_iter().map(|p| (p.entry, p.done)).unzip())
+}
+
+/// Answers each requester of a batch with what became of its entry, or
+/// all of them with the batch's error (which is passed on).
+fn answer(
+    waiting: Vec<oneshot::Sender<AuditOutcome>>,
+    appended: Result<Vec<Appended>, StoreError>,
+) -> Result<(), StoreError> {
+    match appended {
+        Ok(appended) => {
+            for (done, a) in waiting.into_iter().zip(appended) {
+                let _ = done.send(Ok(a));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for done in waiting {
+                let _ = done.send(Err(msg.clone()));
+            }
+            Err(e)
+        }
+    }
+}
+
 /// The writer thread's side of [`Store::commit_audit_queue`].
 fn commit_batches(
     conn: &WriterConn,
@@ -154,31 +211,17 @@ fn commit_batches(
     hint: &HeadHint,
 ) -> Result<(), StoreError> {
     let started = Instant::now();
-    loop {
-        let batch = queue.take(max_batch);
-        if batch.is_empty() {
-            return Ok(());
-        }
-        metrics::histogram!("audit_batch_size").record(batch.len() as f64);
-        let (entries, waiting): (Vec<QueuedAudit>, Vec<_>) =
-            batch.into_iter().map(|p| (p.entry, p.done)).unzip();
-        match append_native(conn, &entries, crypto, checkpoint_every, registers) {
-            Ok((appended, head)) => {
+    while let Some((entries, waiting)) = next_batch(queue, max_batch) {
+        let appended = append_native(conn, &entries, crypto, checkpoint_every, registers).map(
+            |(appended, head)| {
                 set_hint(hint, Some(head));
-                for (done, a) in waiting.into_iter().zip(appended) {
-                    let _ = done.send(Ok(a));
-                }
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                for done in waiting {
-                    let _ = done.send(Err(msg.clone()));
-                }
-                return Err(e);
-            }
-        }
+                appended
+            },
+        );
+        answer(waiting, appended)?;
         if started.elapsed() >= TURN {
-            return Ok(());
+            break;
         }
     }
+    Ok(())
 }
