@@ -200,40 +200,50 @@ pub(crate) fn append_native(
     };
     let mut out = Vec::with_capacity(entries.len());
     let mut checkpoints = Vec::new();
-    {
-        let mut insert = tx.prepare_cached(concat!(
-            audit_log_insert!(),
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-        ))?;
-        for e in entries {
-            if e.registers_at.is_some() && e.registers_at != version {
-                out.push(Appended::Stale);
-                continue;
-            }
-            let d = &e.draft;
-            let record = record_of(d, seq + 1);
-            let h = crypto.chain(&hash, &record);
-            insert.execute(rusqlite::params![
-                record.seq,
-                d.ticket,
-                d.at,
-                d.kind,
-                d.actor,
-                d.service,
-                d.purpose,
-                d.ssin,
-                d.outcome,
-                d.detail,
-                d.answer_digest,
-                h,
-            ])?;
-            seq = record.seq;
-            hash = h;
-            if checkpoint_every > 0 && seq % checkpoint_every == 0 {
-                checkpoints.push((seq, hash.clone(), d.at));
-            }
-            out.push(Appended::At(seq));
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        if e.registers_at.is_some() && e.registers_at != version {
+            out.push(Appended::Stale);
+            continue;
         }
+        let d = &e.draft;
+        let record = record_of(d, seq + 1);
+        let h = crypto.chain(&hash, &record);
+        seq = record.seq;
+        hash = h.clone();
+        if checkpoint_every > 0 && seq % checkpoint_every == 0 {
+            checkpoints.push((seq, h.clone(), d.at));
+        }
+        rows.push((d, seq, h));
+        out.push(Appended::At(seq));
+    }
+    // A few multi-row statements rather than one per entry: the trigger
+    // that moves the head makes each statement keep a journal of the pages
+    // it changes (to undo it alone), and one per entry re-copied the same
+    // few pages every time.
+    let mut rest = &rows[..];
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(insert_chunk(rest.len()));
+        let mut insert = tx.prepare_cached(insert_rows_sql(chunk.len()))?;
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(12 * chunk.len());
+        for (d, seq, h) in chunk {
+            params.extend([
+                seq as &dyn rusqlite::ToSql,
+                &d.ticket,
+                &d.at,
+                &d.kind,
+                &d.actor,
+                &d.service,
+                &d.purpose,
+                &d.ssin,
+                &d.outcome,
+                &d.detail,
+                &d.answer_digest,
+                h,
+            ]);
+        }
+        insert.execute(&*params)?;
+        rest = tail;
     }
     for (seq, hash, at) in checkpoints {
         let sql = checkpoint_sql(crate::Backend::Sqlite, seq, &hash, at, crypto).finished();
@@ -242,4 +252,50 @@ pub(crate) fn append_native(
     }
     tx.commit()?;
     Ok((out, (seq, hash)))
+}
+
+/// Rows per multi-row INSERT on the writer thread: the largest power of
+/// two up to `left` (at most 64), so that a few prepared statements serve
+/// every batch size.
+fn insert_chunk(left: usize) -> usize {
+    let max = left.clamp(1, 64);
+    1 << (usize::BITS - 1 - max.leading_zeros())
+}
+
+/// The INSERT of `rows` audit entries (a power of two up to 64).
+fn insert_rows_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (0..=6)
+            .map(|p| {
+                let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                format!(
+                    "{}VALUES {}",
+                    audit_log_insert!(),
+                    vec![one; 1 << p].join(", ")
+                )
+            })
+            .collect()
+    });
+    &all[rows.trailing_zeros() as usize]
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_that_add_up() {
+        for n in 1..300 {
+            let (mut left, mut parts) = (n, 0);
+            while left > 0 {
+                let c = insert_chunk(left);
+                assert!(c.is_power_of_two() && c <= 64 && c <= left, "{n}: {c}");
+                assert_eq!(insert_rows_sql(c).matches('(').count(), c + 1, "{n}");
+                left -= c;
+                parts += 1;
+            }
+            assert!(parts <= n.div_ceil(64) + 6, "{n}: {parts} statements");
+        }
+    }
 }
