@@ -71,7 +71,7 @@ impl Store {
             (Some(writer), Some(readers)) => {
                 // The write turn: nothing else of this process writes while
                 // the job runs (see native_writer.rs).
-                let turn = self.writer.acquire().await?;
+                let turn = self.write_turn().await?;
                 let readers = readers.clone();
                 let job = writer.run(move |conn| {
                     append_native(

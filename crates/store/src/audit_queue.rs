@@ -135,11 +135,11 @@ impl Store {
                 answer(waiting, appended)?;
             }
         };
-        let turn = match self.writer.acquire().await {
+        let turn = match self.write_turn().await {
             Ok(turn) => turn,
             Err(e) => {
                 queue.fail_all(&e.to_string());
-                return Err(e.into());
+                return Err(e);
             }
         };
         let queue = queue.clone();

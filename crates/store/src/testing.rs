@@ -445,14 +445,13 @@ mod tests {
         let mut waits: Vec<_> = (0..5_000)
             .map(|i| queue.push(draft(&format!("b-{i}")).into()))
             .collect();
-        let last = waits.pop().unwrap();
+        let mut last = waits.pop().unwrap();
         // The committer holds the turn now.
         waits.remove(0).await.unwrap().unwrap();
         sqlx::query("UPDATE audit_index_progress SET indexed_to = indexed_to WHERE id = 1")
             .execute(&store.writer)
             .await
             .unwrap();
-        let mut last = last;
         assert!(
             matches!(
                 last.try_recv(),
