@@ -21,7 +21,7 @@ pub struct AuditWriter {
 impl AuditWriter {
     pub fn spawn(store: Store, key: Arc<HubKey>, checkpoint_every: i64, max_batch: usize) -> Self {
         let crypto: Arc<dyn AuditCrypto> = key;
-        let queue = Arc::new(AuditQueue::default());
+        let queue = Arc::new(AuditQueue::with_relay());
         let q = queue.clone();
         tokio::spawn(async move {
             loop {

@@ -40,12 +40,22 @@ struct Pending {
     done: oneshot::Sender<AuditOutcome>,
 }
 
+/// A committed batch's requesters and what became of their entries.
+type Answers = (
+    Vec<oneshot::Sender<AuditOutcome>>,
+    Result<Vec<Appended>, String>,
+);
+
 /// Audit entries waiting for the SQLite group commit, in arrival order
 /// (the order of the chain).
 #[derive(Default)]
 pub struct AuditQueue {
     pending: Mutex<VecDeque<Pending>>,
     ready: Notify,
+    /// A task on the runtime that answers the writer thread's batches
+    /// (see [`AuditQueue::with_relay`]); without it, the writer thread
+    /// answers them itself.
+    relay: Option<tokio::sync::mpsc::UnboundedSender<Answers>>,
 }
 
 impl std::fmt::Debug for AuditQueue {
@@ -55,6 +65,46 @@ impl std::fmt::Debug for AuditQueue {
 }
 
 impl AuditQueue {
+    /// A queue whose batches the writer thread hands, answers and all, to
+    /// a task on the current runtime, which wakes their requesters.
+    ///
+    /// Why: a requester woken from a thread outside the runtime goes
+    /// through the runtime's shared queue (a lock) and, when a worker is
+    /// asleep, a futex wake-up: one per requester. Woken from a task on a
+    /// worker, they go to that worker's own queue; the writer thread wakes
+    /// one task per batch instead of one per entry. Measured
+    /// (session 15, 10 interleaved pairs): messages +6 %, idle CPU 13 ->
+    /// 11 %. Must be called within a Tokio runtime.
+    pub fn with_relay() -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Answers>();
+        tokio::spawn(async move {
+            while let Some((waiting, outcome)) = rx.recv().await {
+                let _ = answer(waiting, outcome);
+            }
+        });
+        AuditQueue {
+            relay: Some(tx),
+            ..AuditQueue::default()
+        }
+    }
+
+    /// Answers a batch's requesters, through the relay if there is one.
+    fn answer(
+        &self,
+        waiting: Vec<oneshot::Sender<AuditOutcome>>,
+        outcome: Result<Vec<Appended>, String>,
+    ) {
+        let unanswered = match &self.relay {
+            Some(relay) => match relay.send((waiting, outcome)) {
+                Ok(()) => return,
+                // The runtime is shutting down: answer here.
+                Err(tokio::sync::mpsc::error::SendError(back)) => back,
+            },
+            None => (waiting, outcome),
+        };
+        let _ = answer(unanswered.0, unanswered.1);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
         // A panic while holding it cannot leave the queue half-changed
         // (push and drain are single operations).
@@ -179,10 +229,10 @@ fn next_batch(
 
 /// Answers each requester of a batch with what became of its entry, or
 /// all of them with the batch's error (which is passed on).
-fn answer(
+fn answer<E: std::fmt::Display>(
     waiting: Vec<oneshot::Sender<AuditOutcome>>,
-    appended: Result<Vec<Appended>, StoreError>,
-) -> Result<(), StoreError> {
+    appended: Result<Vec<Appended>, E>,
+) -> Result<(), E> {
     match appended {
         Ok(appended) => {
             for (done, a) in waiting.into_iter().zip(appended) {
@@ -218,7 +268,13 @@ fn commit_batches(
                 appended
             },
         );
-        answer(waiting, appended)?;
+        match appended {
+            Ok(appended) => queue.answer(waiting, Ok(appended)),
+            Err(e) => {
+                queue.answer(waiting, Err(e.to_string()));
+                return Err(e);
+            }
+        }
         if started.elapsed() >= TURN {
             break;
         }

@@ -405,14 +405,15 @@ mod tests {
     /// are chained in the order they were queued, each requester learns
     /// its own seq, and a long backlog does not keep other writers out: a
     /// write through the writer pool gets in while thousands of entries
-    /// are still queued (the turn ends after `TURN`).
+    /// are still queued (the turn ends after `TURN`). Answered through the
+    /// relay task, as the hub's queue is.
     #[tokio::test]
     async fn the_audit_queue_chains_in_order_and_lets_other_writers_in() {
         let (store, _) = fresh_store().await.unwrap();
         if !store.has_writer_thread() {
             return; // PostgreSQL: batches go through append_audit_batch.
         }
-        let queue = std::sync::Arc::new(crate::AuditQueue::default());
+        let queue = std::sync::Arc::new(crate::AuditQueue::with_relay());
         let committer = {
             let (store, queue) = (store.clone(), queue.clone());
             tokio::spawn(async move {
