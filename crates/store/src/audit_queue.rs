@@ -48,14 +48,12 @@ type Answers = (
 
 /// Audit entries waiting for the SQLite group commit, in arrival order
 /// (the order of the chain).
-#[derive(Default)]
 pub struct AuditQueue {
     pending: Mutex<VecDeque<Pending>>,
     ready: Notify,
-    /// A task on the runtime that answers the writer thread's batches
-    /// (see [`AuditQueue::with_relay`]); without it, the writer thread
-    /// answers them itself.
-    relay: Option<tokio::sync::mpsc::UnboundedSender<Answers>>,
+    /// The task on the runtime that answers the writer thread's batches
+    /// (see [`AuditQueue::with_relay`]).
+    relay: tokio::sync::mpsc::UnboundedSender<Answers>,
 }
 
 impl std::fmt::Debug for AuditQueue {
@@ -83,26 +81,25 @@ impl AuditQueue {
             }
         });
         AuditQueue {
-            relay: Some(tx),
-            ..AuditQueue::default()
+            pending: Mutex::default(),
+            ready: Notify::new(),
+            relay: tx,
         }
     }
 
-    /// Answers a batch's requesters, through the relay if there is one.
+    /// Answers a batch's requesters through the relay task.
     fn answer(
         &self,
         waiting: Vec<oneshot::Sender<AuditOutcome>>,
         outcome: Result<Vec<Appended>, String>,
     ) {
-        let unanswered = match &self.relay {
-            Some(relay) => match relay.send((waiting, outcome)) {
-                Ok(()) => return,
-                // The runtime is shutting down: answer here.
-                Err(tokio::sync::mpsc::error::SendError(back)) => back,
-            },
-            None => (waiting, outcome),
-        };
-        let _ = answer(unanswered.0, unanswered.1);
+        if let Err(tokio::sync::mpsc::error::SendError((waiting, outcome))) =
+            self.relay.send((waiting, outcome))
+        {
+            // The relay is gone (the runtime is shutting down): answer here,
+            // so that nobody waits for ever.
+            let _ = answer(waiting, outcome);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
